@@ -1,0 +1,22 @@
+#!/bin/sh
+# Regenerates the TypeScript for the local gRPC API (agent/api/gen) from
+# agent/api/proto with buf and ts-proto, both from node_modules: no protoc,
+# no remote plugins, no network. The output is committed, so builds and tests
+# never need this step; run it after editing a .proto and commit the result.
+set -eu
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+buf="$repo/node_modules/.bin/buf"
+plugin="$repo/node_modules/.bin/protoc-gen-ts_proto"
+
+for tool in "$buf" "$plugin"; do
+  if [ ! -x "$tool" ]; then
+    echo "gen-proto: $tool is missing; run npm ci first" >&2
+    exit 1
+  fi
+done
+
+cd "$repo/agent/api"
+"$buf" lint
+"$buf" generate
+echo "gen-proto: regenerated agent/api/gen"
