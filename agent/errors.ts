@@ -49,6 +49,8 @@ export const ErrorCode = {
   // local API
   API_UNAVAILABLE: 'ACCEL_ERR_API_UNAVAILABLE',
   NOT_FOUND: 'ACCEL_ERR_NOT_FOUND',
+  API_SOCKET: 'ACCEL_ERR_API_SOCKET',
+  INVENTORY_INVALID: 'ACCEL_ERR_INVENTORY_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
