@@ -1,0 +1,262 @@
+import t from 'tap';
+import type { HealthChange } from '../../agent/health/device-health.js';
+import { HealthMonitor, type HealthMonitorOptions } from '../../agent/health/health-monitor.js';
+import type { HealthSignal, HealthSource, ProbeResult, SignalSink } from '../../agent/health/signals.js';
+import { FakeClock, settle } from './fake-clock.js';
+
+class FakeSource implements HealthSource {
+  emit: SignalSink | null = null;
+  stopped = 0;
+  constructor(
+    readonly name: string,
+    private readonly failStart = false,
+  ) {}
+  async start(emit: SignalSink): Promise<void> {
+    if (this.failStart) throw new Error('cannot read evidence');
+    this.emit = emit;
+  }
+  async stop(): Promise<void> {
+    this.stopped++;
+  }
+  send(signal: HealthSignal): void {
+    this.emit!(signal);
+  }
+}
+
+const QUIET = 60_000;
+const xid = (deviceId: string, n: number): HealthSignal => ({ type: 'event', deviceId, event: { kind: 'xid', xid: n }, source: 'test' });
+
+async function setup(over: Partial<HealthMonitorOptions> & { probeResult?: () => Promise<ProbeResult> } = {}) {
+  const clock = new FakeClock();
+  const source = new FakeSource('fake');
+  const changes: HealthChange[] = [];
+  const probes: string[] = [];
+  const monitor = new HealthMonitor({
+    devices: [{ id: 'gpu0' }, { id: 'gpu1' }],
+    sources: [source],
+    probe: async (id) => {
+      probes.push(id);
+      return over.probeResult ? over.probeResult() : { ok: true, detail: 'answers' };
+    },
+    onChange: (c) => changes.push(c),
+    options: { quietPeriodMs: QUIET, maxQuietPeriodMs: 8 * QUIET, flapWindowMs: 10 * QUIET, probeRetryMs: 5000, probeTimeoutMs: 2000 },
+    clock,
+    ...over,
+  });
+  const report = await monitor.start();
+  return { clock, source, changes, probes, monitor, report };
+}
+
+t.test('Xid 79 makes the device unhealthy before the signal call returns', async (t) => {
+  const { source, changes, clock, monitor } = await setup();
+  source.send(xid('gpu0', 79));
+  t.same(changes, [{ id: 'gpu0', from: 'Healthy', to: 'Unhealthy', reason: 'Xid 79 (GPU has fallen off the bus)', at: clock.now() }]);
+  t.equal(monitor.status().find((s) => s.id === 'gpu1')?.health, 'Healthy', 'other devices unaffected');
+  await monitor.stop();
+});
+
+t.test('Xid 13 (an application fault) leaves the device healthy', async (t) => {
+  const { source, changes, monitor } = await setup();
+  source.send(xid('gpu0', 13));
+  source.send({ type: 'event', deviceId: 'gpu0', event: { kind: 'ecc_single' }, source: 'test' });
+  t.same(changes, []);
+  t.equal(monitor.status()[0]!.health, 'Healthy');
+  await monitor.stop();
+});
+
+t.test('configured fatal Xids count even when usually ignored', async (t) => {
+  const { source, changes, monitor } = await setup({ options: { fatalXids: [13] } });
+  source.send(xid('gpu0', 13));
+  t.match(changes, [{ to: 'Unhealthy' }]);
+  await monitor.stop();
+});
+
+t.test('a double-bit ECC event makes the device unhealthy', async (t) => {
+  const { source, changes, monitor } = await setup();
+  source.send({ type: 'event', deviceId: 'gpu1', event: { kind: 'ecc_double' }, source: 'test' });
+  t.match(changes, [{ id: 'gpu1', to: 'Unhealthy', reason: 'double-bit ECC error' }]);
+  await monitor.stop();
+});
+
+t.test('after an Xid the device recovers by itself after the quiet period and a probe', async (t) => {
+  const { source, changes, probes, clock, monitor } = await setup();
+  const t0 = clock.now();
+  source.send(xid('gpu0', 79));
+  clock.advance(QUIET - 1);
+  await settle();
+  t.same(probes, [], 'no probe inside the quiet period');
+  clock.advance(1);
+  await settle();
+  t.same(probes, ['gpu0']);
+  t.match(changes[1], { id: 'gpu0', from: 'Unhealthy', to: 'Healthy', at: t0 + QUIET });
+  t.match(changes[1]!.reason, /recovered/);
+  await monitor.stop();
+});
+
+t.test('a removed device node makes the device unhealthy; restored, it is healthy after the quiet period', async (t) => {
+  const { source, changes, probes, clock, monitor } = await setup();
+  source.send({ type: 'condition', deviceId: 'gpu1', condition: 'node-missing', raised: true, detail: 'device node missing: /dev/nvidia1' });
+  t.match(changes, [{ id: 'gpu1', to: 'Unhealthy', reason: 'device node missing: /dev/nvidia1' }]);
+  clock.advance(10 * QUIET);
+  await settle();
+  t.same(probes, [], 'nothing to probe while the node is missing');
+  const restoredAt = clock.now();
+  source.send({ type: 'condition', deviceId: 'gpu1', condition: 'node-missing', raised: false });
+  clock.advance(QUIET - 1);
+  await settle();
+  t.equal(monitor.status()[1]!.health, 'Unhealthy');
+  clock.advance(1);
+  await settle();
+  t.match(changes.at(-1), { id: 'gpu1', to: 'Healthy', at: restoredAt + QUIET });
+  await monitor.stop();
+});
+
+t.test('a driver failure takes every device with that reason, and its end brings them all back', async (t) => {
+  const { source, changes, clock, monitor } = await setup();
+  for (const id of ['gpu0', 'gpu1']) {
+    source.send({ type: 'condition', deviceId: id, condition: 'nvml-unavailable', raised: true, detail: 'NVML is not answering: driver not loaded' });
+  }
+  t.same(
+    changes.map((c) => [c.id, c.to, c.reason]),
+    [
+      ['gpu0', 'Unhealthy', 'NVML is not answering: driver not loaded'],
+      ['gpu1', 'Unhealthy', 'NVML is not answering: driver not loaded'],
+    ],
+  );
+  for (const id of ['gpu0', 'gpu1']) source.send({ type: 'condition', deviceId: id, condition: 'nvml-unavailable', raised: false });
+  clock.advance(QUIET);
+  await settle();
+  t.same(monitor.status().map((s) => s.health), ['Healthy', 'Healthy']);
+  await monitor.stop();
+});
+
+t.test('a flapping device waits twice as long after failing again soon', async (t) => {
+  const { source, changes, clock, monitor } = await setup();
+  source.send(xid('gpu0', 79));
+  clock.advance(QUIET);
+  await settle();
+  t.equal(changes.at(-1)?.to, 'Healthy');
+  clock.advance(1000);
+  source.send(xid('gpu0', 79));
+  clock.advance(QUIET);
+  await settle();
+  t.equal(changes.at(-1)?.to, 'Unhealthy', 'the base quiet period is no longer enough');
+  clock.advance(QUIET);
+  await settle();
+  t.equal(changes.at(-1)?.to, 'Healthy');
+  t.equal(monitor.status()[0]!.quietPeriodMs, 2 * QUIET);
+  await monitor.stop();
+});
+
+t.test('a failing probe is retried later, not at once, and recovery waits for a pass', async (t) => {
+  let answer: ProbeResult = { ok: false, detail: 'NVML does not list GPU-0' };
+  const { source, probes, clock, monitor } = await setup({ probeResult: async () => answer });
+  source.send(xid('gpu0', 79));
+  clock.advance(QUIET);
+  await settle();
+  t.equal(probes.length, 1);
+  clock.advance(4999);
+  await settle();
+  t.equal(probes.length, 1, 'no retry before probeRetryMs');
+  clock.advance(1);
+  await settle();
+  t.equal(probes.length, 2);
+  t.equal(monitor.status()[0]!.health, 'Unhealthy');
+  t.match(monitor.status()[0]!.lastProbe, { ok: false, detail: 'NVML does not list GPU-0' });
+  answer = { ok: true, detail: 'answers' };
+  clock.advance(5000);
+  await settle();
+  t.equal(monitor.status()[0]!.health, 'Healthy');
+  await monitor.stop();
+});
+
+t.test('a probe that throws, hangs or answers nonsense counts as failed', async (t) => {
+  const behaviours: [string, () => Promise<ProbeResult>, RegExp][] = [
+    ['throws', async () => Promise.reject(new Error('sysfs EIO')), /probe failed: sysfs EIO/],
+    ['hangs', () => new Promise<ProbeResult>(() => undefined), /no answer within 2s/],
+    ['nonsense', async () => 'yes' as unknown as ProbeResult, /nonsense/],
+  ];
+  for (const [name, probeResult, detail] of behaviours) {
+    const { source, clock, monitor } = await setup({ probeResult });
+    source.send(xid('gpu0', 79));
+    clock.advance(QUIET);
+    await settle();
+    clock.advance(2000);
+    await settle();
+    const s = monitor.status()[0]!;
+    t.equal(s.health, 'Unhealthy', name);
+    t.match(s.lastProbe?.detail, detail, name);
+    await monitor.stop();
+  }
+});
+
+t.test('an Xid arriving while a probe runs prevents that probe from recovering the device', async (t) => {
+  let release!: (r: ProbeResult) => void;
+  const { source, clock, monitor, probes } = await setup({ probeResult: () => new Promise((r) => (release = r)) });
+  source.send(xid('gpu0', 79));
+  clock.advance(QUIET);
+  await settle();
+  t.equal(probes.length, 1);
+  source.send(xid('gpu0', 62));
+  release({ ok: true, detail: 'answers' });
+  await settle();
+  t.equal(monitor.status()[0]!.health, 'Unhealthy');
+  t.equal(monitor.status()[0]!.quietUntil, clock.now() + QUIET, 'the new Xid starts a new quiet period');
+  await monitor.stop();
+});
+
+t.test('a throwing subscriber and unknown devices do not disturb the monitor', async (t) => {
+  const seen: string[] = [];
+  const { source, monitor } = await setup({
+    onChange: (c) => {
+      seen.push(c.id);
+      throw new Error('subscriber bug');
+    },
+  });
+  source.send(xid('gpu9', 79));
+  source.send(xid('gpu0', 79));
+  source.send(xid('gpu1', 79));
+  t.same(seen, ['gpu0', 'gpu1']);
+  t.same(monitor.status().map((s) => s.health), ['Unhealthy', 'Unhealthy']);
+  await monitor.stop();
+});
+
+t.test('a source that cannot start is reported and the others still run', async (t) => {
+  const clock = new FakeClock();
+  const good = new FakeSource('good');
+  const bad = new FakeSource('bad', true);
+  const changes: HealthChange[] = [];
+  const monitor = new HealthMonitor({
+    devices: [{ id: 'gpu0' }],
+    sources: [bad, good],
+    probe: async () => ({ ok: true, detail: '' }),
+    onChange: (c) => changes.push(c),
+    clock,
+  });
+  const report = await monitor.start();
+  t.same(report, { started: ['good'], failed: [{ source: 'bad', error: 'cannot read evidence' }] });
+  good.send(xid('gpu0', 79));
+  t.equal(changes.length, 1);
+  t.same(await monitor.start(), { started: [], failed: [] }, 'starting twice starts nothing');
+  await monitor.stop();
+});
+
+t.test('stop stops the sources, drops later signals and leaves no timer behind', async (t) => {
+  const { source, changes, clock, monitor } = await setup();
+  source.send(xid('gpu0', 79));
+  t.ok(clock.pendingTimers > 0, 'recovery timer armed');
+  await monitor.stop();
+  await monitor.stop();
+  t.equal(source.stopped, 1);
+  t.equal(clock.pendingTimers, 0);
+  source.send(xid('gpu1', 79));
+  clock.advance(10 * QUIET);
+  await settle();
+  t.equal(changes.length, 1, 'nothing published after stop');
+});
+
+t.test('invalid options are refused when the monitor is built', async (t) => {
+  t.throws(() => new HealthMonitor({ devices: [], probe: async () => ({ ok: true, detail: '' }), onChange: () => undefined, options: { quietPeriodMs: -5 } }), {
+    code: 'ACCEL_ERR_CONFIG_INVALID',
+  });
+});
