@@ -1,0 +1,146 @@
+/**
+ * The local gRPC API on a unix socket: AgentService, the standard health
+ * service (grpc.health.v1) and server reflection, so stock tools such as
+ * grpcurl and grpc_health_probe work against the agent.
+ */
+import path from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { DeviceRegistry } from '../daemon/device-registry.js';
+import type { Service } from '../daemon/service.js';
+import { AccelError, ErrorCode, describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { packageRoot, packageVersion } from '../package-root.js';
+import { createAgentService, type AgentService } from './agent-service.js';
+import { AGENT_SERVICE_NAME, DEFAULT_SOCKET_PATH } from './defaults.js';
+import { AgentServiceService } from './gen/accel/agent/v1/agent.js';
+import { discardPlan, prepareSocket, publishSocket, removeSocket } from './socket-file.js';
+
+const AGENT_PROTO = 'accel/agent/v1/agent.proto';
+
+export interface ApiServerOptions {
+  registry: DeviceRegistry;
+  /** Default /run/accel-agent/agent.sock. */
+  socketPath?: string;
+  /** Permission bits of the socket; default 0660 (owner and group). */
+  socketMode?: number;
+  /** Group to own the socket (and its directory, when the server creates it). */
+  gid?: number;
+  /** Reported by GetHostInfo; default the package version. */
+  agentVersion?: string;
+  /** Directory holding accel/agent/v1/agent.proto, read for reflection; default the package's agent/api/proto. */
+  protoDir?: string;
+  /** How long stop() lets calls finish before cutting them off; default 5 s. */
+  shutdownTimeoutMs?: number;
+  /** How far a watcher may fall behind before its stream is ended; default 1000 messages. */
+  maxQueuedEvents?: number;
+  logger?: Logger;
+}
+
+export class ApiServer implements Service {
+  readonly name = 'api';
+  readonly socketPath: string;
+  readonly #options: ApiServerOptions;
+  readonly #logger: Logger;
+  #server: Server | null = null;
+  #service: AgentService | null = null;
+  #health: HealthImplementation | null = null;
+  #socketIno: number | null = null;
+
+  constructor(options: ApiServerOptions) {
+    this.#options = options;
+    this.socketPath = path.resolve(options.socketPath ?? DEFAULT_SOCKET_PATH);
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  async start(): Promise<void> {
+    if (this.#server !== null) throw new AccelError(ErrorCode.API_SOCKET, 'the API server is already running');
+    const { gid } = this.#options;
+    const plan = await prepareSocket(this.socketPath, gid);
+    const server = new Server({
+      // Requests are a few bytes; a large one is a mistake or an attack.
+      'grpc.max_receive_message_length': 64 * 1024,
+    });
+    try {
+      const service = createAgentService({
+        registry: this.#options.registry,
+        agentVersion: this.#options.agentVersion ?? packageVersion(),
+        maxQueuedEvents: this.#options.maxQueuedEvents ?? 1000,
+        logger: this.#logger,
+      });
+      server.addService(AgentServiceService, service.implementation);
+      const health = new HealthImplementation({ '': 'NOT_SERVING', [AGENT_SERVICE_NAME]: 'NOT_SERVING' });
+      health.addToServer(server);
+      new ReflectionService(this.#loadDescriptors()).addToServer(server);
+
+      await new Promise<void>((resolve, reject) => {
+        server.bindAsync(`unix:${plan.bindPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+      });
+      this.#socketIno = await publishSocket(plan, this.#options.socketMode ?? 0o660, gid);
+      health.setStatus('', 'SERVING');
+      health.setStatus(AGENT_SERVICE_NAME, 'SERVING');
+      this.#server = server;
+      this.#service = service;
+      this.#health = health;
+    } catch (err) {
+      server.forceShutdown();
+      await discardPlan(plan);
+      if (err instanceof AccelError) throw err;
+      throw new AccelError(ErrorCode.API_SOCKET, `cannot serve the API on ${this.socketPath}`, { cause: err });
+    }
+    this.#logger.info({ socket: this.socketPath }, 'API serving');
+  }
+
+  /**
+   * Ends watch streams, lets in-flight calls finish for up to the shutdown
+   * timeout, then closes whatever is left and removes the socket.
+   */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (server === null) return;
+    this.#server = null;
+    this.#health?.setStatus('', 'NOT_SERVING');
+    this.#health?.setStatus(AGENT_SERVICE_NAME, 'NOT_SERVING');
+    this.#service?.endWatches();
+    const timeoutMs = this.#options.shutdownTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = await Promise.race([
+      new Promise<boolean>((resolve) => server.tryShutdown(() => resolve(true))),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!graceful) {
+      this.#logger.warn({ timeoutMs }, 'API calls still open at the shutdown deadline; closing them');
+      server.forceShutdown();
+    }
+    if (this.#socketIno !== null) {
+      try {
+        await removeSocket(this.socketPath, this.#socketIno);
+      } catch (err) {
+        this.#logger.warn({ socket: this.socketPath, err: describeError(err) }, 'cannot remove the API socket');
+      }
+      this.#socketIno = null;
+    }
+    this.#logger.info({ socket: this.socketPath }, 'API stopped');
+  }
+
+  /** Open watch streams (0 when stopped). */
+  watchCount(): number {
+    return this.#server === null ? 0 : (this.#service?.watchCount() ?? 0);
+  }
+
+  #loadDescriptors() {
+    const protoDir = this.#options.protoDir ?? path.join(packageRoot(), 'agent', 'api', 'proto');
+    // health.proto lives at <root>/health/v1/health.proto and is imported by that relative name.
+    const healthRoot = path.resolve(path.dirname(healthProtoPath), '..', '..');
+    try {
+      return loadSync([AGENT_PROTO, path.relative(healthRoot, healthProtoPath)], { includeDirs: [protoDir, healthRoot] });
+    } catch (err) {
+      throw new AccelError(ErrorCode.API_SOCKET, `cannot load the API descriptors from ${protoDir}`, { cause: err });
+    }
+  }
+}
