@@ -1,0 +1,403 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { AccelError, ErrorCode } from '../errors.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { RecordType, isRecordType, type Sample } from './types.js';
+
+/**
+ * Batch encoding of samples, on the wire and inside spool records.
+ *
+ * A series is one (device, metric) pair. Its name is sent once per connection
+ * in a dictionary; after that a series costs one index. Values are columnar:
+ * each series carries a decimal scale (so 71.25 W travels as the integer 7125)
+ * and zigzag varint deltas from the previous value of the same series earlier
+ * in the same frame. Timestamps are delta-of-delta, so a regular sampling tick
+ * costs one byte per batch. Values that no decimal scale represents exactly
+ * (1/3, NaN, huge numbers) travel as raw float64: the codec is lossless.
+ *
+ * Deltas never cross frames: any frame can be re-sent on a new connection, or
+ * dropped as a duplicate, without breaking the frames after it.
+ */
+
+export const DATA_FRAME_TAG = 0x01;
+const FLAG_DEFLATED = 0x01;
+const SAMPLES_PAYLOAD_VERSION = 1;
+
+const SCALE_FLOAT = 15;
+const MAX_SCALE = 9;
+const SPARSE = 0x10;
+const SERIES_HEADER_FLAGS = 32;
+/** Scaled integers stay below 2^50 so a delta between two of them is still a safe integer. */
+const MAX_SCALED = 2 ** 50;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+export interface WireLimits {
+  maxNameBytes: number;
+  maxDictionaryEntries: number;
+  maxTimestamps: number;
+  maxRecords: number;
+  maxOpaqueBytes: number;
+  maxInflatedBytes: number;
+}
+
+export const DEFAULT_WIRE_LIMITS: WireLimits = {
+  maxNameBytes: 256,
+  maxDictionaryEntries: 65_536,
+  maxTimestamps: 100_000,
+  maxRecords: 10_000,
+  maxOpaqueBytes: 1024 * 1024,
+  maxInflatedBytes: 8 * 1024 * 1024,
+};
+
+export type WireRecord =
+  | { seq: number; type: typeof RecordType.SAMPLES; samples: Sample[] }
+  | { seq: number; type: Exclude<RecordType, typeof RecordType.SAMPLES>; payload: Uint8Array };
+
+/** Names of devices, metrics and series, each with an index; one per connection direction. */
+export class SeriesDictionary {
+  readonly devices: string[] = [];
+  readonly metrics: string[] = [];
+  readonly series: Array<{ device: number; metric: number }> = [];
+  private readonly deviceIndex = new Map<string, number>();
+  private readonly metricIndex = new Map<string, number>();
+  private readonly seriesIndex = new Map<string, number>();
+  private sent = { devices: 0, metrics: 0, series: 0 };
+
+  constructor(private readonly limits: WireLimits = DEFAULT_WIRE_LIMITS) {}
+
+  get size(): number {
+    return this.devices.length + this.metrics.length + this.series.length;
+  }
+
+  seriesId(deviceId: string, metric: string): number {
+    const d = intern(this.deviceIndex, this.devices, deviceId);
+    const m = intern(this.metricIndex, this.metrics, metric);
+    const key = `${d}:${m}`;
+    let id = this.seriesIndex.get(key);
+    if (id === undefined) {
+      id = this.series.length;
+      this.series.push({ device: d, metric: m });
+      this.seriesIndex.set(key, id);
+    }
+    return id;
+  }
+
+  /** Writes the entries created since the last call; the peer's dictionary applies them in order. */
+  writeNew(w: ByteWriter): void {
+    const devs = this.devices.slice(this.sent.devices);
+    const mets = this.metrics.slice(this.sent.metrics);
+    const sers = this.series.slice(this.sent.series);
+    w.varint(devs.length);
+    for (const s of devs) w.string(s);
+    w.varint(mets.length);
+    for (const s of mets) w.string(s);
+    w.varint(sers.length);
+    for (const s of sers) {
+      w.varint(s.device);
+      w.varint(s.metric);
+    }
+    this.sent = { devices: this.devices.length, metrics: this.metrics.length, series: this.series.length };
+  }
+
+  readNew(r: ByteReader): void {
+    const room = () => this.limits.maxDictionaryEntries - this.size;
+    const nDev = r.count(room(), 'new device names');
+    for (let i = 0; i < nDev; i++) this.devices.push(r.string(this.limits.maxNameBytes, 'device name'));
+    const nMet = r.count(room(), 'new metric names');
+    for (let i = 0; i < nMet; i++) this.metrics.push(r.string(this.limits.maxNameBytes, 'metric name'));
+    const nSer = r.count(room(), 'new series');
+    for (let i = 0; i < nSer; i++) {
+      const device = r.varint();
+      const metric = r.varint();
+      if (device >= this.devices.length || metric >= this.metrics.length) r.fail('series refers to an undefined name');
+      this.series.push({ device, metric });
+    }
+  }
+}
+
+function intern(index: Map<string, number>, list: string[], name: string): number {
+  let i = index.get(name);
+  if (i === undefined) {
+    i = list.length;
+    list.push(name);
+    index.set(name, i);
+  }
+  return i;
+}
+
+/** Per-frame delta state: previous timestamp, previous tick and previous value of each series. */
+interface DeltaContext {
+  prevTs: number;
+  prevDelta: number;
+  prev: Map<number, number>;
+}
+
+function freshContext(): DeltaContext {
+  return { prevTs: 0, prevDelta: 0, prev: new Map() };
+}
+
+function baseFor(prev: number | undefined, scale: number): number {
+  if (prev === undefined || !Number.isFinite(prev)) return 0;
+  const b = Math.round(prev * POW10[scale]!);
+  return Math.abs(b) <= MAX_SCALED ? b : 0;
+}
+
+function representable(v: number, scale: number): boolean {
+  // Integers have no negative zero, so -0 must travel as a float to keep its sign.
+  if (Object.is(v, -0)) return false;
+  const s = Math.round(v * POW10[scale]!);
+  return Math.abs(s) <= MAX_SCALED && Object.is(s / POW10[scale]!, v);
+}
+
+/** The smallest decimal scale that carries every value exactly, or SCALE_FLOAT. */
+export function chooseScale(values: readonly number[]): number {
+  let scale = 0;
+  for (const v of values) {
+    if (!Number.isFinite(v)) return SCALE_FLOAT;
+    while (scale <= MAX_SCALE && !representable(v, scale)) scale++;
+    if (scale > MAX_SCALE) return SCALE_FLOAT;
+  }
+  for (const v of values) if (!representable(v, scale)) return SCALE_FLOAT;
+  return scale;
+}
+
+function checkTimestamp(ts: number): void {
+  if (!Number.isSafeInteger(ts) || ts < 0) {
+    throw new AccelError(ErrorCode.PROTOCOL, `sample timestamp must be a non-negative integer of milliseconds, got ${ts}`);
+  }
+}
+
+function writeBlock(w: ByteWriter, samples: readonly Sample[], dict: SeriesDictionary, ctx: DeltaContext): void {
+  const timestamps = [...new Set(samples.map((s) => s.ts))].sort((a, b) => a - b);
+  timestamps.forEach(checkTimestamp);
+  const tsIndex = new Map(timestamps.map((ts, i) => [ts, i]));
+  const columns = new Map<number, Array<number | undefined>>();
+  for (const s of samples) {
+    const col = tsIndex.get(s.ts)!;
+    for (const [metric, value] of Object.entries(s.metrics)) {
+      const id = dict.seriesId(s.deviceId, metric);
+      let values = columns.get(id);
+      if (!values) {
+        values = new Array<number | undefined>(timestamps.length);
+        columns.set(id, values);
+      }
+      values[col] = value;
+    }
+  }
+
+  w.varint(timestamps.length);
+  for (const ts of timestamps) {
+    const d = ts - ctx.prevTs;
+    w.svarint(d - ctx.prevDelta);
+    ctx.prevDelta = d;
+    ctx.prevTs = ts;
+  }
+
+  const ids = [...columns.keys()].sort((a, b) => a - b);
+  w.varint(ids.length);
+  let prevId = -1;
+  for (const id of ids) {
+    const column = columns.get(id)!;
+    const present: number[] = [];
+    for (const v of column) if (v !== undefined) present.push(v);
+    const sparse = present.length < timestamps.length;
+    const scale = chooseScale(present);
+    w.varint((id - prevId) * SERIES_HEADER_FLAGS + (sparse ? SPARSE : 0) + scale);
+    prevId = id;
+    if (sparse) {
+      const bitmap = new Uint8Array(Math.ceil(timestamps.length / 8));
+      column.forEach((v, i) => {
+        if (v !== undefined) bitmap[i >> 3]! |= 1 << (i & 7);
+      });
+      w.bytes(bitmap);
+    }
+    for (const v of present) {
+      if (scale === SCALE_FLOAT) {
+        w.f64(v);
+      } else {
+        const s = Math.round(v * POW10[scale]!);
+        w.svarint(s - baseFor(ctx.prev.get(id), scale));
+      }
+      ctx.prev.set(id, v);
+    }
+  }
+}
+
+function readBlock(r: ByteReader, dict: SeriesDictionary, ctx: DeltaContext, limits: WireLimits): Sample[] {
+  const nTs = r.count(limits.maxTimestamps, 'timestamps in a batch');
+  const timestamps: number[] = [];
+  for (let i = 0; i < nTs; i++) {
+    const d = ctx.prevDelta + r.svarint();
+    const ts = ctx.prevTs + d;
+    if (!Number.isSafeInteger(ts) || ts < 0 || (i > 0 && d <= 0)) r.fail('timestamps out of order or out of range');
+    timestamps.push(ts);
+    ctx.prevDelta = d;
+    ctx.prevTs = ts;
+  }
+  const byKey = new Map<string, Sample>();
+  const nSeries = r.count(dict.series.length, 'series in a batch');
+  if (nSeries > 0 && nTs === 0) r.fail('series without timestamps');
+  let prevId = -1;
+  for (let i = 0; i < nSeries; i++) {
+    const header = r.varint();
+    const flags = header % SERIES_HEADER_FLAGS;
+    const id = prevId + Math.floor(header / SERIES_HEADER_FLAGS);
+    if (id === prevId || id >= dict.series.length) r.fail('series index out of order or undefined');
+    prevId = id;
+    const scale = flags & 0x0f;
+    if (scale > MAX_SCALE && scale !== SCALE_FLOAT) r.fail(`unknown value scale ${scale}`);
+    let cols: number[];
+    if (flags & SPARSE) {
+      const bitmap = r.bytes(Math.ceil(nTs / 8));
+      cols = [];
+      for (let c = 0; c < bitmap.length * 8; c++) {
+        if ((bitmap[c >> 3]! >> (c & 7)) & 1) {
+          if (c >= nTs) r.fail('presence bit beyond the last timestamp');
+          cols.push(c);
+        }
+      }
+      if (cols.length === 0 || cols.length === nTs) r.fail('sparse series with an empty or full presence map');
+    } else {
+      cols = timestamps.map((_, c) => c);
+    }
+    const { device, metric } = dict.series[id]!;
+    const deviceId = dict.devices[device]!;
+    const metricName = dict.metrics[metric]!;
+    for (const c of cols) {
+      let v: number;
+      if (scale === SCALE_FLOAT) {
+        v = r.f64();
+      } else {
+        const s = baseFor(ctx.prev.get(id), scale) + r.svarint();
+        if (Math.abs(s) > MAX_SCALED) r.fail('scaled value out of range');
+        v = s / POW10[scale]!;
+      }
+      ctx.prev.set(id, v);
+      const key = `${c}\u0000${deviceId}`;
+      let sample = byKey.get(key);
+      if (!sample) {
+        sample = { ts: timestamps[c]!, deviceId, metrics: {} };
+        byKey.set(key, sample);
+      }
+      sample.metrics[metricName] = v;
+    }
+  }
+  return [...byKey.values()].sort((a, b) => a.ts - b.ts);
+}
+
+export type Compression = 'auto' | 'always' | 'never';
+
+function maybeDeflate(plain: Uint8Array, compression: Compression): { body: Uint8Array; deflated: boolean } {
+  if (compression === 'never') return { body: plain, deflated: false };
+  const deflated = deflateRawSync(plain);
+  if (compression === 'always' || deflated.length < plain.length) return { body: deflated, deflated: true };
+  return { body: plain, deflated: false };
+}
+
+function inflate(body: Uint8Array, limits: WireLimits, code: ErrorCode, what: string): Uint8Array {
+  try {
+    return inflateRawSync(body, { maxOutputLength: limits.maxInflatedBytes });
+  } catch (err) {
+    throw new AccelError(code, `${what} does not inflate within the size limit`, { cause: err });
+  }
+}
+
+function withHeader(first: number, flags: number, body: Uint8Array): Uint8Array {
+  const msg = new Uint8Array(body.length + 2);
+  msg[0] = first;
+  msg[1] = flags;
+  msg.set(body, 2);
+  return msg;
+}
+
+/**
+ * A self-contained sample batch (its own dictionary), as stored in a spool or
+ * collector record. Names dominate a one-tick batch, and they deflate to half.
+ */
+export function encodeSamplesPayload(samples: readonly Sample[], compression: Compression = 'auto'): Uint8Array {
+  const dict = new SeriesDictionary();
+  const body = new ByteWriter(1024);
+  writeBlock(body, samples, dict, freshContext());
+  const w = new ByteWriter(body.length + 256);
+  dict.writeNew(w);
+  w.bytes(body.finish());
+  const packed = maybeDeflate(w.finish(), compression);
+  return withHeader(SAMPLES_PAYLOAD_VERSION, packed.deflated ? FLAG_DEFLATED : 0, packed.body);
+}
+
+export function decodeSamplesPayload(
+  payload: Uint8Array,
+  code: ErrorCode = ErrorCode.SPOOL_CORRUPT,
+  limits: WireLimits = DEFAULT_WIRE_LIMITS,
+): Sample[] {
+  const head = new ByteReader(payload, code);
+  const version = head.u8();
+  if (version !== SAMPLES_PAYLOAD_VERSION) head.fail(`unknown samples payload version ${version}`);
+  const flags = head.u8();
+  if (flags & ~FLAG_DEFLATED) head.fail(`unknown samples payload flags ${flags}`);
+  let body = head.bytes(head.remaining);
+  if (flags & FLAG_DEFLATED) body = inflate(body, limits, code, 'samples payload');
+  const r = new ByteReader(body, code);
+  const dict = new SeriesDictionary(limits);
+  dict.readNew(r);
+  const samples = readBlock(r, dict, freshContext(), limits);
+  r.expectEnd('samples payload');
+  return samples;
+}
+
+/**
+ * One binary WebSocket message carrying records. With `auto` the body is
+ * deflated only when that makes it smaller: small frames (one event) grow
+ * under deflate, sample batches shrink by about a third (see docs/protocol.md).
+ */
+export function encodeDataFrame(records: readonly WireRecord[], dict: SeriesDictionary, compression: Compression = 'auto'): Uint8Array {
+  const body = new ByteWriter(4096);
+  const ctx = freshContext();
+  body.varint(records.length);
+  let prevSeq = 0;
+  for (const rec of records) {
+    if (!Number.isSafeInteger(rec.seq) || rec.seq < 1) throw new RangeError(`sequence number out of range: ${rec.seq}`);
+    body.svarint(rec.seq - prevSeq);
+    prevSeq = rec.seq;
+    body.u8(rec.type);
+    if (rec.type === RecordType.SAMPLES) writeBlock(body, rec.samples, dict, ctx);
+    else body.blob(rec.payload);
+  }
+  const full = new ByteWriter(body.length + 256);
+  dict.writeNew(full);
+  full.bytes(body.finish());
+  const packed = maybeDeflate(full.finish(), compression);
+  return withHeader(DATA_FRAME_TAG, packed.deflated ? FLAG_DEFLATED : 0, packed.body);
+}
+
+export function decodeDataFrame(msg: Uint8Array, dict: SeriesDictionary, limits: WireLimits = DEFAULT_WIRE_LIMITS): WireRecord[] {
+  const head = new ByteReader(msg, ErrorCode.PROTOCOL);
+  if (head.u8() !== DATA_FRAME_TAG) head.fail('not a data frame');
+  const flags = head.u8();
+  if (flags & ~FLAG_DEFLATED) head.fail(`unknown data frame flags ${flags}`);
+  let body = head.bytes(head.remaining);
+  if (flags & FLAG_DEFLATED) body = inflate(body, limits, ErrorCode.PROTOCOL, 'data frame');
+  const r: ByteReader = new ByteReader(body, ErrorCode.PROTOCOL);
+  dict.readNew(r);
+  const ctx = freshContext();
+  const n = r.count(limits.maxRecords, 'records in a frame');
+  const out: WireRecord[] = [];
+  let prevSeq = 0;
+  for (let i = 0; i < n; i++) {
+    const seq = prevSeq + r.svarint();
+    if (!Number.isSafeInteger(seq) || seq < 1) r.fail('sequence number out of range');
+    prevSeq = seq;
+    const type = r.u8();
+    if (!isRecordType(type)) r.fail(`unknown record type ${type}`);
+    if (type === RecordType.SAMPLES) out.push({ seq, type, samples: readBlock(r, dict, ctx, limits) });
+    else out.push({ seq, type, payload: r.blob(limits.maxOpaqueBytes, 'record payload') });
+  }
+  r.expectEnd('data frame');
+  return out;
+}
+
+/** Total number of metric values in a list of samples (the unit of bytes-per-sample figures). */
+export function countValues(samples: readonly Sample[]): number {
+  let n = 0;
+  for (const s of samples) n += Object.keys(s.metrics).length;
+  return n;
+}

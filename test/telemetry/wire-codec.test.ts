@@ -1,0 +1,355 @@
+import t from 'tap';
+import { deflateRawSync } from 'node:zlib';
+import { isAccelError, ErrorCode } from '../../agent/errors.js';
+import { ByteWriter } from '../../agent/telemetry/bytes.js';
+import {
+  DATA_FRAME_TAG,
+  SeriesDictionary,
+  chooseScale,
+  countValues,
+  decodeDataFrame,
+  decodeSamplesPayload,
+  encodeDataFrame,
+  encodeSamplesPayload,
+  type WireRecord,
+} from '../../agent/telemetry/wire-codec.js';
+import { RecordType, type Sample } from '../../agent/telemetry/types.js';
+import { gpuSampler } from '../helpers/gpu-samples.js';
+import { randomInt, seededRandom } from '../helpers/seeded-random.js';
+
+/** Order-independent form with exact value identity (Object.is keeps NaN and -0 distinct). */
+function normalise(samples: readonly Sample[]): string[] {
+  const out: string[] = [];
+  for (const s of samples) {
+    for (const [m, v] of Object.entries(s.metrics)) out.push(`${s.ts}|${s.deviceId}|${m}|${Object.is(v, -0) ? '-0' : String(v)}`);
+  }
+  return out.sort();
+}
+
+const T0 = 1_700_000_000_000;
+
+t.test('chooseScale picks the fewest decimals that carry every value exactly', async (t) => {
+  t.equal(chooseScale([5, 100, 0]), 0);
+  t.equal(chooseScale([71.25, 3]), 2);
+  t.equal(chooseScale([0.1, 0.001]), 3);
+  t.equal(chooseScale([1 / 3]), 15, 'repeating decimal travels as float');
+  t.equal(chooseScale([1e300]), 15, 'beyond the scaled-integer range');
+  t.equal(chooseScale([NaN]), 15);
+  t.equal(chooseScale([Infinity]), 15);
+  t.equal(chooseScale([-0]), 15, 'negative zero keeps its sign');
+  t.equal(chooseScale([]), 0);
+});
+
+t.test('a spool payload round-trips a tick of GPU samples and is self-contained', async (t) => {
+  const samples = gpuSampler(8, 7)(T0);
+  const payload = encodeSamplesPayload(samples);
+  t.same(normalise(decodeSamplesPayload(payload)), normalise(samples));
+  t.same(normalise(decodeSamplesPayload(encodeSamplesPayload(samples, 'never'))), normalise(samples));
+});
+
+t.test('frames on one connection share a dictionary: names are sent once', async (t) => {
+  const sample = gpuSampler(4, 3);
+  const tx = new SeriesDictionary();
+  const rx = new SeriesDictionary();
+  const f1 = encodeDataFrame([{ seq: 1, type: RecordType.SAMPLES, samples: sample(T0) }], tx, 'never');
+  const f2 = encodeDataFrame([{ seq: 2, type: RecordType.SAMPLES, samples: sample(T0 + 1000) }], tx, 'never');
+  t.ok(Buffer.from(f1).includes('DCGM_FI_DEV_GPU_UTIL'), 'first frame defines names');
+  t.notOk(Buffer.from(f2).includes('DCGM_FI_DEV_GPU_UTIL'), 'second frame refers by index');
+  t.ok(f2.length * 3 < f1.length);
+  const r1 = decodeDataFrame(f1, rx);
+  const r2 = decodeDataFrame(f2, rx);
+  t.equal(r1[0]!.seq, 1);
+  t.equal(r2[0]!.seq, 2);
+  t.equal(rx.series.length, 4 * 14);
+  t.throws(() => decodeDataFrame(f2, new SeriesDictionary()), /series/, 'a fresh peer cannot read a frame that relies on earlier definitions');
+});
+
+t.test('mixed records keep their sequence numbers, types and opaque payloads', async (t) => {
+  const sample = gpuSampler(2, 5);
+  const records: WireRecord[] = [
+    { seq: 41, type: RecordType.SAMPLES, samples: sample(T0) },
+    { seq: 42, type: RecordType.SAMPLES, samples: sample(T0 + 1000) },
+    { seq: 90, type: RecordType.EVENT, payload: new TextEncoder().encode('{"x":1}') },
+    { seq: 43, type: RecordType.SAMPLES, samples: sample(T0 + 2000) },
+    { seq: 91, type: RecordType.GAP, payload: new Uint8Array([1, 2, 3]) },
+  ];
+  const out = decodeDataFrame(encodeDataFrame(records, new SeriesDictionary()), new SeriesDictionary());
+  t.same(out.map((r) => [r.seq, r.type]), records.map((r) => [r.seq, r.type]));
+  for (let i = 0; i < records.length; i++) {
+    const a = records[i]!;
+    const b = out[i]!;
+    if (a.type === RecordType.SAMPLES && b.type === RecordType.SAMPLES) t.same(normalise(b.samples), normalise(a.samples));
+    else if (a.type !== RecordType.SAMPLES && b.type !== RecordType.SAMPLES) t.same(Buffer.from(b.payload), Buffer.from(a.payload));
+    else t.fail('type changed');
+  }
+});
+
+t.test('random batches round-trip exactly (seeded property test)', async (t) => {
+  const special = [0, -0, NaN, Infinity, -Infinity, 1 / 3, 1e300, -1e-300, 2 ** 50, -(2 ** 50) - 1, 0.1, 123.456789, Number.MAX_SAFE_INTEGER];
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]) {
+    const rand = seededRandom(seed);
+    const tx = new SeriesDictionary();
+    const rx = new SeriesDictionary();
+    let ts = randomInt(rand, 0, 2 ** 42);
+    let seq = randomInt(rand, 1, 1e6);
+    for (let frame = 0; frame < 4; frame++) {
+      const records: WireRecord[] = [];
+      const nRecords = randomInt(rand, 1, 5);
+      for (let r = 0; r < nRecords; r++) {
+        const samples: Sample[] = [];
+        const nTs = randomInt(rand, 1, 12);
+        for (let k = 0; k < nTs; k++) {
+          ts += randomInt(rand, 1, 5000);
+          for (let d = 0; d < randomInt(rand, 1, 4); d++) {
+            const metrics: Record<string, number> = {};
+            for (let m = 0; m < randomInt(rand, 1, 6); m++) {
+              const pick = rand();
+              metrics[`metric_${randomInt(rand, 0, 9)}`] =
+                pick < 0.15
+                  ? special[randomInt(rand, 0, special.length - 1)]!
+                  : pick < 0.6
+                    ? randomInt(rand, -1000, 1000)
+                    : pick < 0.85
+                      ? randomInt(rand, -1e6, 1e6) / 1000
+                      : (rand() - 0.5) * 10 ** randomInt(rand, -5, 12);
+            }
+            samples.push({ ts, deviceId: `dev-${d}-ü`, metrics });
+          }
+        }
+        seq += randomInt(rand, 1, 3);
+        records.push({ seq, type: RecordType.SAMPLES, samples });
+      }
+      const msg = encodeDataFrame(records, tx, rand() < 0.5 ? 'auto' : 'never');
+      const back = decodeDataFrame(msg, rx);
+      t.equal(back.length, records.length, `seed ${seed} frame ${frame}`);
+      for (let i = 0; i < records.length; i++) {
+        const a = records[i]!;
+        const b = back[i]!;
+        if (a.type !== RecordType.SAMPLES || b.type !== RecordType.SAMPLES) {
+          t.fail('type changed');
+          continue;
+        }
+        t.equal(b.seq, a.seq);
+        t.same(normalise(b.samples), normalise(a.samples), `seed ${seed} frame ${frame} record ${i}`);
+        t.same(normalise(decodeSamplesPayload(encodeSamplesPayload(a.samples))), normalise(a.samples));
+      }
+    }
+  }
+});
+
+t.test('a later sample for the same series and instant wins', async (t) => {
+  const samples: Sample[] = [
+    { ts: T0, deviceId: 'a', metrics: { x: 1 } },
+    { ts: T0, deviceId: 'a', metrics: { x: 2 } },
+  ];
+  t.same(decodeSamplesPayload(encodeSamplesPayload(samples)), [{ ts: T0, deviceId: 'a', metrics: { x: 2 } }]);
+});
+
+t.test('sparse series (a metric missing at some instants) keep their holes', async (t) => {
+  const samples: Sample[] = [];
+  for (let i = 0; i < 20; i++) {
+    const metrics: Record<string, number> = { always: i };
+    if (i % 3 === 0) metrics.sometimes = i * 10;
+    samples.push({ ts: T0 + i * 1000, deviceId: 'gpu0', metrics });
+  }
+  t.same(normalise(decodeSamplesPayload(encodeSamplesPayload(samples))), normalise(samples));
+});
+
+t.test('encoding refuses timestamps that are not whole non-negative milliseconds', async (t) => {
+  for (const ts of [-1, 1.5, NaN, 2 ** 53]) {
+    t.throws(() => encodeSamplesPayload([{ ts, deviceId: 'a', metrics: { x: 1 } }]), { code: ErrorCode.PROTOCOL }, String(ts));
+  }
+});
+
+t.test('8 and 16 GPUs x 14 metrics in 10 s frames cost at most 2 bytes per sample', async (t) => {
+  for (const devices of [8, 16]) {
+    const sample = gpuSampler(devices, 42);
+    const dict = new SeriesDictionary();
+    let bytes = 0;
+    let values = 0;
+    let seq = 1;
+    let ts = T0;
+    for (let frame = 0; frame < 30; frame++) {
+      const records: WireRecord[] = [];
+      for (let s = 0; s < 10; s++) {
+        const samples = sample(ts);
+        ts += 1000;
+        values += countValues(samples);
+        records.push({ seq: seq++, type: RecordType.SAMPLES, samples });
+      }
+      bytes += encodeDataFrame(records, dict).length;
+    }
+    const perSample = bytes / values;
+    t.comment(`${devices} GPUs: ${perSample.toFixed(2)} B/sample including the dictionary`);
+    t.ok(perSample <= 2, `${devices} GPUs: ${perSample.toFixed(2)} B/sample`);
+  }
+});
+
+t.test('auto compression leaves a frame plain when deflate would not shrink it', async (t) => {
+  const small = encodeDataFrame([{ seq: 1, type: RecordType.EVENT, payload: new Uint8Array([7]) }], new SeriesDictionary());
+  t.equal(small[0], DATA_FRAME_TAG);
+  t.equal(small[1], 0, 'not deflated');
+  const big = encodeDataFrame([{ seq: 1, type: RecordType.SAMPLES, samples: gpuSampler(8, 1)(T0) }], new SeriesDictionary());
+  t.equal(big[1], 1, 'deflated');
+});
+
+/** Why a decode that should fail did not fail properly, or null when it failed with a protocol error. */
+function notAProtocolError(fn: () => unknown): string | null {
+  try {
+    fn();
+    return 'decoded without error';
+  } catch (err) {
+    return isAccelError(err, ErrorCode.PROTOCOL) ? null : `wrong error ${String(err)}`;
+  }
+}
+
+t.test('every truncation of a frame is a protocol error, never a crash or a short read', async (t) => {
+  const msg = encodeDataFrame(
+    [
+      { seq: 5, type: RecordType.SAMPLES, samples: gpuSampler(2, 9)(T0) },
+      { seq: 6, type: RecordType.EVENT, payload: new Uint8Array(10) },
+    ],
+    new SeriesDictionary(),
+    'never',
+  );
+  for (let cut = 0; cut < msg.length; cut++) {
+    const problem = notAProtocolError(() => decodeDataFrame(msg.subarray(0, cut), new SeriesDictionary()));
+    if (problem) t.fail(`cut ${cut}: ${problem}`);
+  }
+  t.pass(`${msg.length} truncations rejected`);
+});
+
+t.test('randomly mutated frames either decode or fail with a protocol error', async (t) => {
+  const rand = seededRandom(99);
+  const msg = encodeDataFrame([{ seq: 5, type: RecordType.SAMPLES, samples: gpuSampler(3, 9)(T0) }], new SeriesDictionary(), 'never');
+  let rejected = 0;
+  for (let i = 0; i < 2000; i++) {
+    const copy = Uint8Array.from(msg);
+    for (let k = 0; k < randomInt(rand, 1, 4); k++) copy[randomInt(rand, 0, copy.length - 1)] = randomInt(rand, 0, 255);
+    try {
+      decodeDataFrame(copy, new SeriesDictionary());
+    } catch (err) {
+      if (!isAccelError(err, ErrorCode.PROTOCOL)) t.fail(`mutation ${i}: ${String(err)}`);
+      rejected++;
+    }
+  }
+  t.ok(rejected > 0);
+  t.pass(`${rejected} of 2000 mutations rejected, none crashed`);
+});
+
+function rawFrame(build: (w: ByteWriter) => void, flags = 0): Uint8Array {
+  const w = new ByteWriter();
+  w.u8(DATA_FRAME_TAG);
+  w.u8(flags);
+  build(w);
+  return w.finish();
+}
+
+t.test('hostile frames are refused with a reason', async (t) => {
+  const emptyDefs = (w: ByteWriter) => {
+    w.varint(0);
+    w.varint(0);
+    w.varint(0);
+  };
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ['wrong tag', Uint8Array.from([9, 0, 0, 0, 0, 0]), /not a data frame/],
+    ['unknown flags', Uint8Array.from([DATA_FRAME_TAG, 0x80, 0, 0, 0, 0]), /flags/],
+    [
+      'series naming undefined device',
+      rawFrame((w) => {
+        w.varint(0);
+        w.varint(0);
+        w.varint(1);
+        w.varint(3);
+        w.varint(0);
+      }),
+      /undefined name/,
+    ],
+    [
+      'dictionary flood',
+      rawFrame((w) => {
+        w.varint(10_000_000);
+      }),
+      /exceeds the limit/,
+    ],
+    [
+      'record count flood',
+      rawFrame((w) => {
+        emptyDefs(w);
+        w.varint(1e9);
+      }),
+      /exceeds the limit/,
+    ],
+    [
+      'unknown record type',
+      rawFrame((w) => {
+        emptyDefs(w);
+        w.varint(1);
+        w.svarint(1);
+        w.u8(77);
+      }),
+      /record type/,
+    ],
+    [
+      'sequence number zero',
+      rawFrame((w) => {
+        emptyDefs(w);
+        w.varint(1);
+        w.svarint(0);
+        w.u8(RecordType.EVENT);
+        w.varint(0);
+      }),
+      /sequence/,
+    ],
+    [
+      'timestamps going backwards',
+      rawFrame((w) => {
+        emptyDefs(w);
+        w.varint(1);
+        w.svarint(1);
+        w.u8(RecordType.SAMPLES);
+        w.varint(2);
+        w.svarint(1000);
+        w.svarint(-2000);
+        w.varint(0);
+      }),
+      /timestamps/,
+    ],
+    [
+      'series not defined in the dictionary',
+      rawFrame((w) => {
+        emptyDefs(w);
+        w.varint(1);
+        w.svarint(1);
+        w.u8(RecordType.SAMPLES);
+        w.varint(1);
+        w.svarint(1000);
+        w.varint(1);
+      }),
+      /exceeds the limit|series/,
+    ],
+    ['trailing bytes', rawFrame((w) => {
+      emptyDefs(w);
+      w.varint(0);
+      w.u8(0);
+    }), /trailing/],
+    ['deflate garbage', Uint8Array.from([DATA_FRAME_TAG, 1, 0xff, 0xff, 0xff]), /inflate/],
+  ];
+  for (const [name, msg, reason] of cases) t.throws(() => decodeDataFrame(msg, new SeriesDictionary()), { code: ErrorCode.PROTOCOL, message: reason }, name);
+});
+
+t.test('a deflate bomb is stopped at the inflated size limit', async (t) => {
+  const bomb = deflateRawSync(new Uint8Array(64 * 1024 * 1024));
+  t.ok(bomb.length < 100_000, 'small on the wire');
+  const msg = new Uint8Array(bomb.length + 2);
+  msg[0] = DATA_FRAME_TAG;
+  msg[1] = 1;
+  msg.set(bomb, 2);
+  t.throws(() => decodeDataFrame(msg, new SeriesDictionary()), { code: ErrorCode.PROTOCOL, message: /inflate/ });
+});
+
+t.test('a damaged spool payload is reported as spool corruption', async (t) => {
+  const payload = encodeSamplesPayload(gpuSampler(1, 1)(T0), 'never');
+  t.throws(() => decodeSamplesPayload(payload.subarray(0, payload.length - 3)), { code: ErrorCode.SPOOL_CORRUPT });
+  t.throws(() => decodeSamplesPayload(Uint8Array.from([2, 0])), { code: ErrorCode.SPOOL_CORRUPT, message: /version/ });
+});
