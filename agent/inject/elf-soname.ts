@@ -48,14 +48,33 @@ interface Segment {
   filesz: number;
 }
 
-/** The soname, or null for a valid ELF file that has none (executables, unversioned objects). */
+export interface ElfInfo {
+  bits: 32 | 64;
+  /** e_machine: 62 x86-64, 183 AArch64, 3 i386, ... */
+  machine: number;
+  /** null for a valid ELF file that has none (executables, unversioned objects). */
+  soname: string | null;
+}
+
+export const EM_X86_64 = 62;
+export const EM_AARCH64 = 183;
+
 export async function readElfSoname(src: ByteSource): Promise<string | null> {
-  const ident = await readRange(src, 0, 16, 'ELF identification');
+  return (await readElfInfo(src)).soname;
+}
+
+export async function readElfInfo(src: ByteSource): Promise<ElfInfo> {
+  const ident = await readRange(src, 0, 20, 'ELF identification');
   if (ident[0] !== 0x7f || ident[1] !== 0x45 || ident[2] !== 0x4c || ident[3] !== 0x46) malformed('not an ELF file');
   if (ident[4] !== 1 && ident[4] !== 2) malformed(`unknown ELF class ${ident[4]}`);
   if (ident[5] !== 1 && ident[5] !== 2) malformed(`unknown ELF data encoding ${ident[5]}`);
   const layout: Layout = { is64: ident[4] === 2, little: ident[5] === 1 };
+  const bits = layout.is64 ? 64 : 32;
+  const machine = u16(view(ident), 18, layout);
+  return { bits, machine, soname: await readSoname(src, layout) };
+}
 
+async function readSoname(src: ByteSource, layout: Layout): Promise<string | null> {
   const segments = await readSegments(src, layout);
   const dynamic = segments.find((s) => s.type === PT_DYNAMIC);
   if (dynamic === undefined) return null;

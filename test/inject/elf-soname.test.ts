@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { ErrorCode } from '../../agent/errors.js';
-import { bufferSource, readElfSoname, type ByteSource } from '../../agent/inject/elf-soname.js';
+import { EM_X86_64, bufferSource, readElfInfo, readElfSoname, type ByteSource } from '../../agent/inject/elf-soname.js';
 import { buildExecutable, buildSharedObject, missingTools } from '../helpers/native-libs.js';
 
 const malformed = { code: ErrorCode.HOST_PARSE };
@@ -18,8 +18,18 @@ t.test('gcc-built shared objects report the soname given at link time', { skip: 
 
   const lib32 = path.join(dir, 'lib32/libnvidia-ml.so.550.54.15');
   buildSharedObject(lib32, 'libnvidia-ml.so.1', ['-m32']);
-  t.equal(readFileSync(lib32)[4], 1, 'really a 32-bit object');
-  t.equal(await soname(readFileSync(lib32)), 'libnvidia-ml.so.1');
+  t.same(await readElfInfo(bufferSource(readFileSync(lib32))), { bits: 32, machine: 3, soname: 'libnvidia-ml.so.1' });
+});
+
+t.test('class and machine are reported so other architectures can be skipped', { skip: skip ?? false }, async (t) => {
+  const lib = path.join(dir, 'libmachine.so.1.0');
+  buildSharedObject(lib, 'libmachine.so.1');
+  const info = await readElfInfo(bufferSource(readFileSync(lib)));
+  t.equal(info.bits, 64);
+  if (process.arch === 'x64') t.equal(info.machine, EM_X86_64);
+  const patched = readFileSync(lib);
+  patched.writeUInt16LE(183, 18);
+  t.equal((await readElfInfo(bufferSource(patched))).machine, 183);
 });
 
 t.test('objects without a soname and executables give null', { skip: skip ?? false }, async (t) => {
@@ -90,6 +100,7 @@ function synth(o: SynthOptions = {}): Buffer {
     is64 ? (little ? b.writeBigUInt64LE(BigInt(v), at) : b.writeBigUInt64BE(BigInt(v), at)) : w32(v, at);
   b.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, little ? 1 : 2, 1], 0);
   w16(3, 16);
+  w16(0x4242, 18);
   if (is64) {
     wAddr(phoff, 0x20);
     w16(phentsize, 0x36);
@@ -126,7 +137,11 @@ function synth(o: SynthOptions = {}): Buffer {
 t.test('every class and byte order is read: ELF64/ELF32, little- and big-endian', async (t) => {
   for (const is64 of [true, false]) {
     for (const little of [true, false]) {
-      t.equal(await soname(synth({ is64, little, soname: 'libhgrt.so.2' })), 'libhgrt.so.2', `is64=${is64} little=${little}`);
+      t.same(
+        await readElfInfo(bufferSource(synth({ is64, little, soname: 'libhgrt.so.2' }))),
+        { bits: is64 ? 64 : 32, machine: 0x4242, soname: 'libhgrt.so.2' },
+        `is64=${is64} little=${little}`,
+      );
     }
   }
 });
