@@ -56,3 +56,12 @@ export class FakeClock implements Clock {
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
 }
+
+/** Waits (in real time, generously) until `done` holds; for work that crosses real I/O. */
+export async function eventually(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise<void>((r) => setTimeout(r, 5));
+  }
+}

@@ -2,7 +2,11 @@ import t from 'tap';
 import type { HealthChange } from '../../agent/health/device-health.js';
 import { HealthMonitor, type HealthMonitorOptions } from '../../agent/health/health-monitor.js';
 import type { HealthSignal, HealthSource, ProbeResult, SignalSink } from '../../agent/health/signals.js';
-import { FakeClock, settle } from './fake-clock.js';
+import { HostRoot } from '../../agent/host/host-root.js';
+import { createProbe } from '../../agent/health/probe.js';
+import { SysfsPresenceSource } from '../../agent/health/sysfs-presence-source.js';
+import { FakeClock, eventually, settle } from './fake-clock.js';
+import { gpuAndNpuHost } from './sys-tree.js';
 
 class FakeSource implements HealthSource {
   emit: SignalSink | null = null;
@@ -67,6 +71,7 @@ t.test('Xid 13 (an application fault) leaves the device healthy', async (t) => {
 t.test('configured fatal Xids count even when usually ignored', async (t) => {
   const { source, changes, monitor } = await setup({ options: { fatalXids: [13] } });
   source.send(xid('gpu0', 13));
+  t.equal(changes.length, 1);
   t.match(changes, [{ to: 'Unhealthy' }]);
   await monitor.stop();
 });
@@ -74,6 +79,7 @@ t.test('configured fatal Xids count even when usually ignored', async (t) => {
 t.test('a double-bit ECC event makes the device unhealthy', async (t) => {
   const { source, changes, monitor } = await setup();
   source.send({ type: 'event', deviceId: 'gpu1', event: { kind: 'ecc_double' }, source: 'test' });
+  t.equal(changes.length, 1);
   t.match(changes, [{ id: 'gpu1', to: 'Unhealthy', reason: 'double-bit ECC error' }]);
   await monitor.stop();
 });
@@ -96,6 +102,7 @@ t.test('after an Xid the device recovers by itself after the quiet period and a 
 t.test('a removed device node makes the device unhealthy; restored, it is healthy after the quiet period', async (t) => {
   const { source, changes, probes, clock, monitor } = await setup();
   source.send({ type: 'condition', deviceId: 'gpu1', condition: 'node-missing', raised: true, detail: 'device node missing: /dev/nvidia1' });
+  t.equal(changes.length, 1);
   t.match(changes, [{ id: 'gpu1', to: 'Unhealthy', reason: 'device node missing: /dev/nvidia1' }]);
   clock.advance(10 * QUIET);
   await settle();
@@ -259,4 +266,42 @@ t.test('invalid options are refused when the monitor is built', async (t) => {
   t.throws(() => new HealthMonitor({ devices: [], probe: async () => ({ ok: true, detail: '' }), onChange: () => undefined, options: { quietPeriodMs: -5 } }), {
     code: 'ACCEL_ERR_CONFIG_INVALID',
   });
+});
+
+t.test('on a host tree: a GPU falling off the bus is out within one poll and back after the quiet period', async (t) => {
+  const { tree, gpu, npu } = await gpuAndNpuHost();
+  t.teardown(() => tree.destroy());
+  const host = new HostRoot(tree.root);
+  const clock = new FakeClock();
+  const changes: HealthChange[] = [];
+  const devices = [gpu, npu];
+  const monitor = new HealthMonitor({
+    devices,
+    sources: [new SysfsPresenceSource({ host, devices, clock, pollIntervalMs: 500 })],
+    probe: createProbe({ host, devices }),
+    onChange: (c) => changes.push(c),
+    options: { quietPeriodMs: QUIET },
+    clock,
+  });
+  t.teardown(() => monitor.stop());
+  t.same(await monitor.start(), { started: ['sysfs-presence'], failed: [] });
+  t.same(changes, [], 'a healthy host starts healthy');
+
+  const lostAt = clock.now() + 500;
+  await tree.removeFunction(gpu.pciBusId);
+  clock.advance(500);
+  await eventually(() => changes.length === 1);
+  t.match(changes[0], { id: gpu.id, to: 'Unhealthy', at: lostAt, reason: 'PCI function 0000:00:07.0 is gone from /sys/bus/pci/devices' });
+
+  await tree.addFunction(gpu.pciBusId, '0x10de', 'nvidia');
+  clock.advance(500);
+  await eventually(() => changes.length === 2);
+  const backAt = clock.now();
+  t.match(changes[1], { id: gpu.id, from: 'Unhealthy', to: 'Unhealthy', reason: /resolved/ });
+
+  clock.advance(QUIET);
+  await eventually(() => changes.length === 3);
+  t.match(changes[2], { id: gpu.id, from: 'Unhealthy', to: 'Healthy' });
+  t.ok(changes[2]!.at >= backAt + QUIET, 'not before the quiet period');
+  t.same(monitor.status().map((s) => s.health), ['Healthy', 'Healthy']);
 });

@@ -1,0 +1,193 @@
+/**
+ * Polls what a lost or broken device leaves behind on the host: its PCI
+ * function leaving /sys, its driver unbinding or unloading, its device nodes
+ * vanishing, its temperature. Emits only changes.
+ */
+import path from 'node:path';
+import { describeError, isAccelError, ErrorCode } from '../errors.js';
+import type { HostRoot } from '../host/host-root.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { VendorName } from '../model/device.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { DEFAULT_HEALTH_OPTIONS } from './options.js';
+import { judgePresence, parseMillidegrees, type PresenceObservation, type PresenceRules } from './presence-rules.js';
+import type { Condition, HealthSource, HealthTarget, SignalSink } from './signals.js';
+
+export interface SysfsPresenceOptions {
+  host: HostRoot;
+  devices: readonly HealthTarget[];
+  pollIntervalMs?: number;
+  clock?: Clock;
+  /** Driver names a device may be bound to, per vendor; a vendor not listed accepts any driver. */
+  expectedDrivers?: Partial<Record<VendorName, readonly string[] | null>>;
+  /** A host path whose absence means the vendor's driver is not loaded. */
+  driverPaths?: Partial<Record<VendorName, string>>;
+  temperatureLimitC?: number | null;
+  temperatureHysteresisC?: number;
+  /**
+   * Reads a device's temperature where sysfs has none (NVIDIA GPUs report it
+   * through NVML); when absent, or when it answers null, hwmon is read.
+   */
+  readTemperature?: (target: HealthTarget) => Promise<number | null>;
+  log?: Logger;
+}
+
+export const DEFAULT_EXPECTED_DRIVERS: Readonly<Partial<Record<VendorName, readonly string[] | null>>> = Object.freeze({
+  nvidia: ['nvidia'],
+});
+export const DEFAULT_DRIVER_PATHS: Readonly<Partial<Record<VendorName, string>>> = Object.freeze({
+  nvidia: '/proc/driver/nvidia',
+});
+
+const SYSFS = ['/sys'];
+
+export class SysfsPresenceSource implements HealthSource {
+  readonly name = 'sysfs-presence';
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly interval: number;
+  /** Per device, the conditions this source has raised and their details. */
+  private readonly raised = new Map<string, Map<Condition, string>>();
+  private readonly lastError = new Map<string, string>();
+  private emit: SignalSink | null = null;
+  private timer: TimerHandle | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly opts: SysfsPresenceOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.interval = opts.pollIntervalMs ?? DEFAULT_HEALTH_OPTIONS.pollIntervalMs;
+  }
+
+  /** Checks once before returning, so the first picture of the host is known when start resolves. */
+  async start(emit: SignalSink): Promise<void> {
+    if (this.emit !== null) return;
+    this.emit = emit;
+    await this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.emit = null;
+    if (this.timer !== null) this.clock.clearTimer(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One round of checks over every device; emits what changed. */
+  async pollOnce(): Promise<void> {
+    const driverPaths = await this.checkDriverPaths();
+    await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, driverPaths)));
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null;
+    this.running = this.pollOnce();
+    await this.running;
+    this.running = null;
+    // Scheduled after the round ends, so a slow host never gets overlapping rounds.
+    if (this.emit !== null) this.timer = this.clock.setTimer(() => void this.tick(), this.interval);
+  }
+
+  private async checkDriverPaths(): Promise<Map<VendorName, { path: string; present: boolean }>> {
+    const paths = { ...DEFAULT_DRIVER_PATHS, ...this.opts.driverPaths };
+    const vendors = new Set(this.opts.devices.map((d) => d.vendor));
+    const out = new Map<VendorName, { path: string; present: boolean }>();
+    for (const vendor of vendors) {
+      const p = paths[vendor];
+      if (p !== undefined) out.set(vendor, { path: p, present: await this.opts.host.exists(p) });
+    }
+    return out;
+  }
+
+  private async checkDevice(target: HealthTarget, driverPaths: Map<VendorName, { path: string; present: boolean }>): Promise<void> {
+    let obs: PresenceObservation;
+    const held = this.raised.get(target.id) ?? new Map<Condition, string>();
+    try {
+      obs = await this.observe(target, driverPaths.get(target.vendor) ?? null);
+      this.lastError.delete(target.id);
+    } catch (err) {
+      // Not knowing is not evidence either way: keep every condition as it was.
+      const msg = describeError(err);
+      if (this.lastError.get(target.id) !== msg) this.log.warn({ device: target.id, err: msg }, 'presence check failed');
+      this.lastError.set(target.id, msg);
+      return;
+    }
+    const verdicts = judgePresence(target, obs, held.has('over-temperature'), this.rules(target.vendor));
+    for (const [condition, detail] of Object.entries(verdicts) as [Condition, string | null][]) {
+      const emit = this.emit;
+      if (emit === null) return;
+      if (detail !== null && !held.has(condition)) {
+        held.set(condition, detail);
+        emit({ type: 'condition', deviceId: target.id, condition, raised: true, detail });
+      } else if (detail === null && held.has(condition)) {
+        held.delete(condition);
+        emit({ type: 'condition', deviceId: target.id, condition, raised: false });
+      }
+    }
+    this.raised.set(target.id, held);
+  }
+
+  private async observe(target: HealthTarget, driverPath: { path: string; present: boolean } | null): Promise<PresenceObservation> {
+    const host = this.opts.host;
+    const pciLink = `/sys/bus/pci/devices/${target.pciBusId}`;
+    let pciDir: string | null = null;
+    let pciProblem: string | null = null;
+    try {
+      pciDir = await host.resolveWithin(pciLink, SYSFS);
+      if (pciDir === null) pciProblem = 'is gone from /sys/bus/pci/devices';
+    } catch (err) {
+      if (!isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) throw err;
+      pciProblem = 'has a sysfs entry pointing outside /sys (refused)';
+    }
+    const missingNodes: string[] = [];
+    for (const node of target.deviceNodes) {
+      if (!(await host.exists(node))) missingNodes.push(node);
+    }
+    return {
+      pciProblem,
+      driver: pciDir === null ? null : await this.boundDriver(pciDir),
+      missingNodes,
+      driverPath,
+      temperatureC: this.opts.temperatureLimitC == null ? null : await this.temperature(target, pciDir),
+    };
+  }
+
+  private async boundDriver(pciDir: string): Promise<string | null> {
+    try {
+      const driver = await this.opts.host.resolveWithin(`${pciDir}/driver`, SYSFS);
+      return driver === null ? null : path.posix.basename(driver);
+    } catch (err) {
+      if (isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) return null;
+      throw err;
+    }
+  }
+
+  private async temperature(target: HealthTarget, pciDir: string | null): Promise<number | null> {
+    const fromVendor = this.opts.readTemperature ? await this.opts.readTemperature(target) : null;
+    if (fromVendor !== null || pciDir === null) return fromVendor;
+    const host = this.opts.host;
+    for (const name of await host.list(`${pciDir}/hwmon`)) {
+      if (!/^hwmon\d{1,5}$/.test(name)) continue;
+      let file: string | null;
+      try {
+        file = await host.resolveWithin(`${pciDir}/hwmon/${name}/temp1_input`, SYSFS);
+      } catch (err) {
+        if (isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) continue;
+        throw err;
+      }
+      const text = file === null ? null : await host.readTextIfExists(file);
+      const t = text === null ? null : parseMillidegrees(text);
+      if (t !== null) return t;
+    }
+    return null;
+  }
+
+  private rules(vendor: VendorName): PresenceRules {
+    const expected = { ...DEFAULT_EXPECTED_DRIVERS, ...this.opts.expectedDrivers };
+    return {
+      expectedDrivers: expected[vendor] ?? null,
+      temperatureLimitC: this.opts.temperatureLimitC ?? null,
+      temperatureHysteresisC: this.opts.temperatureHysteresisC ?? DEFAULT_HEALTH_OPTIONS.temperatureHysteresisC,
+    };
+  }
+}
