@@ -103,8 +103,10 @@ export class AgentClient {
       st = await fs.stat(this.socketPath);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'does not exist (is accel-agent running?)' : code === 'EACCES' ? 'is not accessible to this user' : `cannot be checked (${code})`;
-      throw new AccelError(ErrorCode.API_UNAVAILABLE, `agent API socket ${this.socketPath} ${why}`, { cause: err, details: { socket: this.socketPath } });
+      const details = { socket: this.socketPath };
+      if (code === 'ENOENT') throw new AccelError(ErrorCode.API_UNAVAILABLE, `agent API socket ${this.socketPath} does not exist (is accel-agent running?)`, { details });
+      if (code === 'EACCES') throw new AccelError(ErrorCode.API_UNAVAILABLE, `agent API socket ${this.socketPath} is not accessible to this user`, { details });
+      throw new AccelError(ErrorCode.API_UNAVAILABLE, `agent API socket ${this.socketPath} cannot be checked`, { cause: err, details });
     }
     if (!st.isSocket()) {
       throw new AccelError(ErrorCode.API_UNAVAILABLE, `agent API socket ${this.socketPath} is not a socket`, { details: { socket: this.socketPath } });
@@ -120,7 +122,8 @@ export class AgentClient {
       case status.NOT_FOUND:
         return new AccelError(ErrorCode.NOT_FOUND, said, { details });
       case status.UNAVAILABLE:
-        return new AccelError(ErrorCode.API_UNAVAILABLE, `agent at ${this.socketPath} is unavailable: ${unavailableReason(said)}`, { cause: err, details });
+        // The gRPC text ("No connection established. Last error: ...") adds nothing the summary lacks.
+        return new AccelError(ErrorCode.API_UNAVAILABLE, `agent at ${this.socketPath} is unavailable: ${unavailableReason(said)}`, { details });
       case status.DEADLINE_EXCEEDED:
         return new AccelError(ErrorCode.API_UNAVAILABLE, `agent at ${this.socketPath} did not answer ${method} within ${this.#timeoutMs} ms`, { cause: err, details });
       default:
