@@ -3,6 +3,7 @@ import path from 'node:path';
 import { AccelError, ErrorCode, describeError, isAccelError } from '../errors.js';
 import { isNotFound, type HostRoot } from '../host/host-root.js';
 import type { VendorName } from '../model/device.js';
+import type { NpuProfile } from '../vendors/hanguang/profile.js';
 import {
   DEFAULT_BINARY_DIRS,
   DEFAULT_DRIVER_ROOTS,
@@ -71,16 +72,8 @@ export interface NvidiaDriverFilesOptions {
   arch?: LdCacheArch;
 }
 
-/** What the configuration says about an NPU driver; everything in it is host-specific. */
-export interface NpuDriverProfile {
-  libraryDirs: readonly string[];
-  /** File-name globs (`*`, `?`) selecting libraries in `libraryDirs`, e.g. `libhgrt.so*`. */
-  libraryGlobs: readonly string[];
-  /** Names searched in the binary directories, or absolute host paths. */
-  binaries: readonly string[];
-  /** Absolute host paths mounted as they are (files, directories or sockets). */
-  extraFiles: readonly string[];
-}
+/** The part of an NPU profile that names driver files (binaries may also be bare names, searched like NVIDIA's). */
+export type NpuDriverProfile = Pick<NpuProfile, 'libraryDirs' | 'libraryGlobs' | 'binaries' | 'extraFiles'>;
 
 export interface NpuDriverFilesOptions {
   allowedRoots?: readonly string[];
