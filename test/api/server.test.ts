@@ -11,6 +11,7 @@ import { ApiServer, type ApiServerOptions } from '../../agent/api/server.js';
 import { DeviceRegistry } from '../../agent/daemon/device-registry.js';
 import { ErrorCode } from '../../agent/errors.js';
 import type { Device } from '../../agent/model/device.js';
+import { packageRoot } from '../../agent/package-root.js';
 import { gpu, inventory, npu } from '../helpers/sample-inventory.js';
 import { makeStaleSocket, socketDir } from '../helpers/unix-sockets.js';
 
@@ -178,7 +179,7 @@ t.test('stop ends open watch streams and removes the socket', async (t) => {
 t.test('a watcher that stops reading is cut off instead of buffering without bound', async (t) => {
   const { socketPath, registry } = await serve(t, { maxQueuedEvents: 4 });
   type Raw = { watchDevices(req: object): grpc.ClientReadableStream<unknown> };
-  const raw = rawClient<Raw & grpc.Client>(path.resolve('agent/api/proto/accel/agent/v1/agent.proto'), [], 'accel.agent.v1.AgentService', socketPath);
+  const raw = rawClient<Raw & grpc.Client>(path.join(packageRoot(), 'agent/api/proto/accel/agent/v1/agent.proto'), [], 'accel.agent.v1.AgentService', socketPath);
   t.teardown(() => raw.close());
   const call = raw.watchDevices({ skipSnapshot: true });
   call.pause();
