@@ -1,5 +1,5 @@
 import { lstat } from 'node:fs/promises';
-import { describeError } from '../errors.js';
+import { plainReason } from './reason.js';
 import { isNotFound, type HostRoot } from '../host/host-root.js';
 
 /** The problem `deviceNodeProblem` reports for a path that does not exist, for callers that treat absence as normal. */
@@ -20,7 +20,7 @@ export async function deviceNodeProblem(host: HostRoot, hostPath: string, expect
   try {
     st = await lstat(host.path(hostPath), { bigint: true });
   } catch (err) {
-    return isNotFound(err) ? NO_NODE : `cannot be examined: ${describeError(err)}`;
+    return isNotFound(err) ? NO_NODE : `cannot be examined: ${plainReason(err)}`;
   }
   if (st.isSymbolicLink()) return 'is a symlink';
   if (!st.isCharacterDevice()) return 'is not a character device';

@@ -1,4 +1,4 @@
-import { describeError } from '../errors.js';
+import { plainReason } from './reason.js';
 import type { HostRoot } from '../host/host-root.js';
 import { parseNumaNode, parsePciClass, parsePciId, parseUevent, pciAddressOf } from './pci-parse.js';
 import { linkBasename, readAttribute } from './sysfs-read.js';
@@ -52,7 +52,7 @@ export async function scanPci(host: HostRoot, options: PciScanOptions = {}): Pro
   try {
     entries = await host.list(PCI_DEVICES_DIR);
   } catch (err) {
-    return { functions: [], warnings: [`PCI scan: ${describeError(err)}`] };
+    return { functions: [], warnings: [`PCI scan: ${plainReason(err)}`] };
   }
   if (entries.length > opts.maxFunctions) {
     warnings.push(`PCI scan: ${entries.length} entries under ${PCI_DEVICES_DIR}, only the first ${opts.maxFunctions} read`);
@@ -80,7 +80,7 @@ async function readFunction(host: HostRoot, name: string): Promise<FunctionRead>
   try {
     dir = await host.resolveWithin(`${PCI_DEVICES_DIR}/${name}`, PCI_ALLOWED_ROOTS);
   } catch (err) {
-    return { fn: null, warnings: [`PCI ${address}: ${describeError(err)}, skipped`] };
+    return { fn: null, warnings: [`PCI ${address}: ${plainReason(err)}, skipped`] };
   }
   if (dir === null) return { fn: null, warnings: [`PCI ${address}: dangling entry, skipped`] };
 
@@ -96,14 +96,14 @@ async function readFunction(host: HostRoot, name: string): Promise<FunctionRead>
     deviceId = await required('device', (t) => parsePciId(t, 'device'));
     classCode = await required('class', parsePciClass);
   } catch (err) {
-    return { fn: null, warnings: [`PCI ${address}: ${describeError(err)}, skipped`] };
+    return { fn: null, warnings: [`PCI ${address}: ${plainReason(err)}, skipped`] };
   }
 
   const optional = async <T>(file: string, read: () => Promise<T | null>): Promise<T | null> => {
     try {
       return await read();
     } catch (err) {
-      warnings.push(`PCI ${address}: ${file}: ${describeError(err)}`);
+      warnings.push(`PCI ${address}: ${file}: ${plainReason(err)}`);
       return null;
     }
   };

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { open, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { AccelError, ErrorCode, describeError } from '../errors.js';
+import { AccelError, ErrorCode } from '../errors.js';
+import { plainReason } from './reason.js';
 import { isNotFound, type HostRoot } from '../host/host-root.js';
 
 /** sysfs attributes are at most one page; anything larger is not what the kernel wrote. */
@@ -20,7 +21,7 @@ export async function readAttribute(host: HostRoot, hostPath: string, maxBytes =
   } catch (err) {
     if (isNotFound(err)) return null;
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' ? 'is a symlink, refused' : describeError(err);
+    const why = code === 'ELOOP' ? 'is a symlink, refused' : plainReason(err);
     throw new AccelError(ErrorCode.HOST_READ, `${hostPath} ${why}`, { cause: err, details: { hostPath } });
   }
   try {
@@ -57,7 +58,7 @@ export async function linkBasename(host: HostRoot, hostPath: string): Promise<st
   } catch (err) {
     if (isNotFound(err)) return null;
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EINVAL' ? 'is not a symlink' : describeError(err);
+    const why = code === 'EINVAL' ? 'is not a symlink' : plainReason(err);
     throw new AccelError(ErrorCode.HOST_READ, `${hostPath} ${why}`, { cause: err, details: { hostPath } });
   }
 }

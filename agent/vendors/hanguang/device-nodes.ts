@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { describeError } from '../../errors.js';
+import { plainReason } from '../../discovery/reason.js';
 import { isNotFound, type HostRoot } from '../../host/host-root.js';
 import { deviceNodeProblem } from '../../discovery/device-node.js';
 import type { PciFunction } from '../../discovery/pci.js';
@@ -44,7 +44,7 @@ export async function findUeventNodes(host: HostRoot, fn: PciFunction, depth: nu
       try {
         entries = await readdir(host.path(dir), { withFileTypes: true });
       } catch (err) {
-        if (!isNotFound(err)) warnings.push(`NPU ${fn.address}: cannot list ${dir}: ${describeError(err)}`);
+        if (!isNotFound(err)) warnings.push(`NPU ${fn.address}: cannot list ${dir}: ${plainReason(err)}`);
         continue;
       }
       for (const entry of entries) {
@@ -59,7 +59,7 @@ export async function findUeventNodes(host: HostRoot, fn: PciFunction, depth: nu
           const text = await readAttribute(host, `${sub}/uevent`);
           if (text !== null) consider(parseUevent(text).values, `${sub}/uevent`);
         } catch (err) {
-          warnings.push(`NPU ${fn.address}: ${describeError(err)}`);
+          warnings.push(`NPU ${fn.address}: ${plainReason(err)}`);
         }
       }
     }

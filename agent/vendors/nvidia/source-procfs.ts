@@ -1,4 +1,5 @@
-import { AccelError, ErrorCode, describeError } from '../../errors.js';
+import { AccelError, ErrorCode } from '../../errors.js';
+import { plainReason } from '../../discovery/reason.js';
 import { pciAddressOf } from '../../discovery/pci-parse.js';
 import { readAttribute } from '../../discovery/sysfs-read.js';
 import type { DiscoveryContext } from '../vendor.js';
@@ -46,7 +47,7 @@ export async function queryProcfs(ctx: DiscoveryContext): Promise<SourceAnswer> 
         problem: null,
       });
     } catch (err) {
-      warnings.push(`${describeError(err)}; GPU ${entry} skipped by procfs`);
+      warnings.push(`${plainReason(err)}; GPU ${entry} skipped by procfs`);
     }
   }
   return {
@@ -64,7 +65,7 @@ export async function readProcDriverVersion(ctx: DiscoveryContext, warnings: str
     const text = await readAttribute(ctx.host, file, INFORMATION_MAX_BYTES);
     return text === null ? null : parseNvidiaVersionFile(text).version;
   } catch (err) {
-    warnings.push(describeError(err));
+    warnings.push(plainReason(err));
     return null;
   }
 }
