@@ -1,0 +1,58 @@
+import t from 'tap';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorCode } from '../../agent/errors.js';
+import { readBundleConfig, writeFileAtomic } from '../../agent/runtime/bundle-config.js';
+
+function bundle(content: string, mode = 0o600): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+  writeFileSync(path.join(dir, 'config.json'), content, { mode });
+  chmodSync(path.join(dir, 'config.json'), mode);
+  return dir;
+}
+
+t.test('a valid config is read with its permission bits', async (t) => {
+  const dir = bundle(JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' } }), 0o640);
+  const read = await readBundleConfig(dir);
+  t.equal(read.file, path.join(dir, 'config.json'));
+  t.equal(read.config.root?.path, 'rootfs');
+  t.equal(read.mode, 0o640);
+});
+
+t.test('unreadable, malformed or misshapen configs are OCI_CONFIG_INVALID', async (t) => {
+  const invalid = { code: ErrorCode.OCI_CONFIG_INVALID };
+  await t.rejects(readBundleConfig(bundle('{"ociVersion":')), { ...invalid, message: /not valid JSON/ });
+  await t.rejects(readBundleConfig(bundle('"just a string"')), { ...invalid, message: /top level/ });
+  await t.rejects(readBundleConfig(bundle('{"ociVersion":"1","process":{"env":{}}}')), { ...invalid, message: /process\.env/ });
+  await t.rejects(readBundleConfig(path.join(os.tmpdir(), 'no-such-bundle-dir')), { ...invalid, message: /cannot read/ });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+  mkdirSync(path.join(dir, 'config.json'));
+  await t.rejects(readBundleConfig(dir), { ...invalid, message: /not a regular file/ });
+  const linked = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+  symlinkSync('/etc/hostname', path.join(linked, 'config.json'));
+  await t.rejects(readBundleConfig(linked), { ...invalid, message: /not a regular file/ }, 'a symlinked config.json is not followed');
+});
+
+t.test('an atomic write replaces the content, keeps the mode and leaves no temporary', async (t) => {
+  const dir = bundle('old', 0o600);
+  const file = path.join(dir, 'config.json');
+  const inodeBefore = statSync(file).ino;
+  await writeFileAtomic(file, 'new content', 0o600);
+  t.equal(readFileSync(file, 'utf8'), 'new content');
+  t.equal(statSync(file).mode & 0o777, 0o600);
+  t.not(statSync(file).ino, inodeBefore, 'a new inode was renamed into place (readers never see a partial file)');
+  t.same(readdirSync(dir), ['config.json']);
+});
+
+t.test('a failed atomic write leaves the original and no temporary', async (t) => {
+  const dir = bundle('original', 0o644);
+  const file = path.join(dir, 'config.json');
+  // Renaming a file over a directory fails after the temporary was written.
+  const target = path.join(dir, 'sub');
+  mkdirSync(path.join(target, 'x'), { recursive: true });
+  await t.rejects(writeFileAtomic(target, 'data'));
+  t.same(readdirSync(dir).sort(), ['config.json', 'sub']);
+  t.equal(readFileSync(file, 'utf8'), 'original');
+  await t.rejects(writeFileAtomic(path.join(dir, 'missing-dir', 'f'), 'data'), /ENOENT/);
+});
