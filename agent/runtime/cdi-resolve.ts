@@ -1,4 +1,5 @@
 import { AccelError, ErrorCode } from '../errors.js';
+import { editsFor } from '../inject/cdi-edits.js';
 import type { CdiDevice, CdiSpec, ContainerEdits } from '../inject/container-edits.js';
 import { isValidDeviceName, parseKind, parseQualifiedName } from '../inject/device-request.js';
 
@@ -126,15 +127,6 @@ export function expandAll(names: readonly string[], index: CdiIndex): string[] {
   return [...new Set(out)];
 }
 
-function concatEdits(into: Required<ContainerEdits>, edits: ContainerEdits | undefined): void {
-  if (edits === undefined) return;
-  into.env.push(...(edits.env ?? []));
-  into.deviceNodes.push(...(edits.deviceNodes ?? []));
-  into.mounts.push(...(edits.mounts ?? []));
-  into.hooks.push(...(edits.hooks ?? []));
-  into.additionalGids.push(...(edits.additionalGids ?? []));
-}
-
 export interface ResolvedEdits {
   /** The device names actually injected, after `all` was expanded. */
   devices: string[];
@@ -142,24 +134,28 @@ export interface ResolvedEdits {
 }
 
 /**
- * The merged edits for the requested names: each involved spec's own edits
- * once, then every device's edits. Exact repeats are left for the OCI edit
- * step to fold; conflicting ones are refused there.
+ * The edits for the requested names. Within one spec file they merge the
+ * way every injection path of the agent merges them (`editsFor`: the spec's
+ * own edits once, then each device's); across files they are only
+ * concatenated, so the OCI edit step folds exact repeats and refuses two
+ * kinds that claim one container path differently.
  */
 export function resolveEdits(index: CdiIndex, requested: readonly string[]): ResolvedEdits {
   const devices = expandAll(requested, index);
-  const merged: Required<ContainerEdits> = { env: [], deviceNodes: [], mounts: [], hooks: [], additionalGids: [] };
-  const specsDone = new Set<LoadedSpec>();
-  const entries = devices.map((name) => {
+  const bySpec = new Map<LoadedSpec, string[]>();
+  for (const name of devices) {
     const entry = index.devices.get(name);
     if (entry === undefined || index.ambiguous.has(name)) throw unknownDevice(name, index);
-    return entry;
-  });
-  for (const { spec } of entries) {
-    if (specsDone.has(spec)) continue;
-    specsDone.add(spec);
-    concatEdits(merged, spec.spec.containerEdits);
+    bySpec.set(entry.spec, [...(bySpec.get(entry.spec) ?? []), entry.device.name]);
   }
-  for (const { device } of entries) concatEdits(merged, device.containerEdits);
+  const merged: Required<ContainerEdits> = { env: [], deviceNodes: [], mounts: [], hooks: [], additionalGids: [] };
+  for (const [loaded, names] of bySpec) {
+    const edits = editsFor(loaded.spec, names);
+    merged.env.push(...(edits.env ?? []));
+    merged.deviceNodes.push(...(edits.deviceNodes ?? []));
+    merged.mounts.push(...(edits.mounts ?? []));
+    merged.hooks.push(...(edits.hooks ?? []));
+    merged.additionalGids.push(...(edits.additionalGids ?? []));
+  }
   return { devices, edits: merged };
 }
