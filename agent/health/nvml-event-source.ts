@@ -1,8 +1,9 @@
 /**
  * Listens to NVML's event set (Xid, ECC) and turns each event into a signal
- * the moment NVML hands it over. When NVML itself stops answering, every
- * NVIDIA device gets the `nvml-unavailable` condition until NVML initialises
- * again; re-initialisation is retried with exponential backoff.
+ * the moment NVML hands it over. The source owns an NVML session of its own,
+ * so its long waits never queue behind discovery or telemetry queries. When
+ * NVML cannot be opened, every NVIDIA device gets the `nvml-unavailable`
+ * condition until a new session opens; reopening backs off exponentially.
  */
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -10,25 +11,25 @@ import { sleep, systemClock, type Clock } from './clock.js';
 import type { DeviceEvent, HealthSource, HealthTarget, SignalSink } from './signals.js';
 
 export interface NvmlEvent {
-  index: number;
+  index: number | null;
   uuid: string | null;
   type: string;
   /** The Xid number for `xid` events. */
   data: number;
 }
 
-/** The part of the NVML binding this source uses. */
-export interface NvmlEventBinding {
-  /** (Re)initialises NVML and its event set; throws or rejects when NVML cannot be used. */
-  init(): unknown;
+/** The part of an NVML session this source uses (the binding's `NvmlSession` fits). */
+export interface NvmlEventSession {
   /** Waits up to `timeoutMs` off the event loop; resolves with the events seen (often none). */
   waitEvents(timeoutMs: number): Promise<readonly NvmlEvent[]>;
+  shutdown(): Promise<void>;
 }
 
 export interface NvmlEventSourceOptions {
-  binding: NvmlEventBinding;
+  /** Opens a fresh session, e.g. `() => binding.open(libraryPath)`; rejects when NVML cannot be used. */
+  openSession: () => Promise<NvmlEventSession>;
   devices: readonly HealthTarget[];
-  /** Bounds how long `stop` waits for the loop. */
+  /** One wait's length; also bounds how long `stop` takes. */
   waitTimeoutMs?: number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -44,7 +45,7 @@ export class NvmlEventSource implements HealthSource {
   private readonly abort = new AbortController();
   private emit: SignalSink | null = null;
   private loop: Promise<void> | null = null;
-  private ready = false;
+  private session: NvmlEventSession | null = null;
   private lost = false;
 
   constructor(private readonly opts: NvmlEventSourceOptions) {
@@ -53,22 +54,23 @@ export class NvmlEventSource implements HealthSource {
     this.log = opts.log ?? silentLogger;
   }
 
-  /** True while NVML is initialised and events flow; decides whether the kernel log fallback is needed. */
+  /** True while a session is open and armed; decides whether the kernel log fallback is needed. */
   get available(): boolean {
-    return this.ready;
+    return this.session !== null;
   }
 
-  /** Resolves after the first initialisation attempt; a failure there is reported as a condition, not thrown. */
+  /** Resolves after the first attempt to open NVML; a failure there is reported as a condition, not thrown. */
   async start(emit: SignalSink): Promise<void> {
     if (this.emit !== null || this.abort.signal.aborted) return;
     this.emit = emit;
-    await this.init();
+    await this.connect();
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await this.disconnect();
     this.emit = null;
   }
 
@@ -77,36 +79,45 @@ export class NvmlEventSource implements HealthSource {
     const max = this.opts.maxBackoffMs ?? 60_000;
     let backoff = first;
     while (!this.abort.signal.aborted) {
-      if (!this.ready) {
+      if (this.session === null) {
         await sleep(this.clock, backoff, this.abort.signal);
         backoff = Math.min(backoff * 2, max);
-        if (this.abort.signal.aborted || !(await this.init())) continue;
+        if (this.abort.signal.aborted || !(await this.connect())) continue;
       }
-      let events: readonly NvmlEvent[];
+      const session = this.session;
+      if (session === null) continue;
       try {
-        events = await this.opts.binding.waitEvents(this.opts.waitTimeoutMs ?? 500);
+        this.dispatchAll(await session.waitEvents(this.opts.waitTimeoutMs ?? 500));
+        backoff = first;
       } catch (err) {
-        // One failed wait is not proof NVML is gone: re-initialise, and only that failing raises the condition.
-        this.ready = false;
-        this.log.warn({ err: describeError(err) }, 'NVML event wait failed; re-initialising');
-        continue;
+        // One failed wait is not proof NVML is gone: reopen, and only that failing raises the condition.
+        this.log.warn({ err: describeError(err) }, 'NVML event wait failed; reopening NVML');
+        await this.disconnect();
       }
-      backoff = first;
-      if (!this.abort.signal.aborted && Array.isArray(events)) for (const e of events) this.dispatch(e);
     }
   }
 
-  private async init(): Promise<boolean> {
+  /** Opens a session and arms its event set (the first wait registers the devices). */
+  private async connect(): Promise<boolean> {
+    let session: NvmlEventSession | null = null;
     try {
-      await this.opts.binding.init();
-      this.ready = true;
+      session = await this.opts.openSession();
+      const early = await session.waitEvents(0);
+      this.session = session;
       this.setLost(null);
+      this.dispatchAll(early);
       return true;
     } catch (err) {
-      this.ready = false;
+      await session?.shutdown().catch(() => undefined);
       this.setLost(`NVML is not answering: ${describeError(err)}`);
       return false;
     }
+  }
+
+  private async disconnect(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    await s?.shutdown().catch((err: unknown) => this.log.debug({ err: describeError(err) }, 'NVML session shutdown failed'));
   }
 
   private setLost(detail: string | null): void {
@@ -122,6 +133,11 @@ export class NvmlEventSource implements HealthSource {
           : { type: 'condition', deviceId: t.id, condition: 'nvml-unavailable', raised: true, detail },
       );
     }
+  }
+
+  private dispatchAll(events: readonly NvmlEvent[]): void {
+    if (this.abort.signal.aborted || !Array.isArray(events)) return;
+    for (const e of events) this.dispatch(e);
   }
 
   private dispatch(e: NvmlEvent): void {
@@ -141,7 +157,7 @@ export class NvmlEventSource implements HealthSource {
       const uuid = e.uuid.toLowerCase();
       return this.targets.find((t) => t.uuid?.toLowerCase() === uuid);
     }
-    return this.targets.find((t) => t.index === e.index);
+    return e.index === null ? undefined : this.targets.find((t) => t.index === e.index);
   }
 }
 

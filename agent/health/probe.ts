@@ -7,9 +7,15 @@ import { describeError } from '../errors.js';
 import type { HostRoot } from '../host/host-root.js';
 import type { HealthTarget, Probe, ProbeResult } from './signals.js';
 
-/** The part of the NVML binding a probe needs: which devices NVML sees now. */
+/** What NVML says of one device; a device NVML cannot query carries `error`. */
+export interface NvmlListedDevice {
+  uuid: string | null;
+  error?: { name?: string; message?: string };
+}
+
+/** The part of an NVML session a probe needs (the binding's `NvmlSession` fits). */
 export interface NvmlDeviceLister {
-  devices(): Promise<ReadonlyArray<{ uuid: string | null }>> | ReadonlyArray<{ uuid: string | null }>;
+  devices(): Promise<readonly NvmlListedDevice[]> | readonly NvmlListedDevice[];
 }
 
 export interface ProbeOptions {
@@ -46,8 +52,9 @@ async function probeDevice(opts: ProbeOptions, target: HealthTarget): Promise<Pr
   const checked = ['nodes present', 'sysfs readable'];
   if (target.vendor === 'nvidia' && opts.nvml && target.uuid !== null) {
     const uuid = target.uuid.toLowerCase();
-    const listed = await opts.nvml.devices();
-    if (!listed.some((d) => d.uuid?.toLowerCase() === uuid)) return { ok: false, detail: `NVML does not list ${target.uuid}` };
+    const entry = (await opts.nvml.devices()).find((d) => d.uuid?.toLowerCase() === uuid);
+    if (entry === undefined) return { ok: false, detail: `NVML does not list ${target.uuid}` };
+    if (entry.error) return { ok: false, detail: `NVML cannot query ${target.uuid}: ${entry.error.name ?? entry.error.message ?? 'error'}` };
     checked.push('NVML lists the device');
   }
   return { ok: true, detail: checked.join(', ') };

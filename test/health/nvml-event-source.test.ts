@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { NvmlEventSource, type NvmlEvent, type NvmlEventBinding } from '../../agent/health/nvml-event-source.js';
+import { NvmlEventSource, type NvmlEvent, type NvmlEventSession } from '../../agent/health/nvml-event-source.js';
 import type { HealthSignal, HealthTarget } from '../../agent/health/signals.js';
 import { FakeClock, settle } from './fake-clock.js';
 
@@ -7,20 +7,16 @@ const gpu0: HealthTarget = { id: 'GPU-0', vendor: 'nvidia', index: 0, uuid: 'GPU
 const gpu1: HealthTarget = { id: 'GPU-1', vendor: 'nvidia', index: 1, uuid: 'GPU-1111', pciBusId: '0000:00:08.0', deviceNodes: [] };
 const npu: HealthTarget = { id: 'npu-0', vendor: 'hanguang', index: 0, uuid: null, pciBusId: '0000:00:09.0', deviceNodes: [] };
 
-/** NVML as the source sees it: events wait on the fake clock like the real wait blocks in a worker. */
-class FakeNvml implements NvmlEventBinding {
-  initCalls: number[] = [];
-  initFailure: Error | null = null;
+/** One NVML session; its waits block on the fake clock as the real ones block in a worker. */
+class FakeSession implements NvmlEventSession {
+  shutDown = false;
   private waiter: { resolve: (e: readonly NvmlEvent[]) => void; reject: (e: Error) => void } | null = null;
 
   constructor(private readonly clock: FakeClock) {}
 
-  init(): void {
-    this.initCalls.push(this.clock.now());
-    if (this.initFailure) throw this.initFailure;
-  }
-
   waitEvents(timeoutMs: number): Promise<readonly NvmlEvent[]> {
+    if (this.shutDown) return Promise.reject(new Error('NVML waitEvents: the session is shut down'));
+    if (timeoutMs === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimer(() => {
         this.waiter = null;
@@ -31,6 +27,10 @@ class FakeNvml implements NvmlEventBinding {
         reject: (e) => (this.clock.clearTimer(timer), reject(e)),
       };
     });
+  }
+
+  async shutdown(): Promise<void> {
+    this.shutDown = true;
   }
 
   get waiting(): boolean {
@@ -50,12 +50,33 @@ class FakeNvml implements NvmlEventBinding {
   }
 }
 
-async function setup(t: Test, initFailure: Error | null = null) {
+/** The library side: opening sessions, or refusing to. */
+class FakeNvml {
+  opens: number[] = [];
+  sessions: FakeSession[] = [];
+  openFailure: Error | null = null;
+
+  constructor(private readonly clock: FakeClock) {}
+
+  readonly open = async (): Promise<NvmlEventSession> => {
+    this.opens.push(this.clock.now());
+    if (this.openFailure) throw this.openFailure;
+    const s = new FakeSession(this.clock);
+    this.sessions.push(s);
+    return s;
+  };
+
+  get current(): FakeSession {
+    return this.sessions.at(-1)!;
+  }
+}
+
+async function setup(t: Test, openFailure: Error | null = null) {
   const clock = new FakeClock();
   const nvml = new FakeNvml(clock);
-  nvml.initFailure = initFailure;
+  nvml.openFailure = openFailure;
   const signals: HealthSignal[] = [];
-  const source = new NvmlEventSource({ binding: nvml, devices: [gpu0, gpu1, npu], clock, waitTimeoutMs: 500, initialBackoffMs: 1000, maxBackoffMs: 4000 });
+  const source = new NvmlEventSource({ openSession: nvml.open, devices: [gpu0, gpu1, npu], clock, waitTimeoutMs: 500, initialBackoffMs: 1000, maxBackoffMs: 4000 });
   t.teardown(async () => {
     const stopping = source.stop();
     clock.advance(10_000);
@@ -81,22 +102,24 @@ t.test('an Xid event becomes a signal as soon as NVML hands it over', async (t) 
   const { nvml, source, signals } = await setup(t);
   t.equal(source.available, true);
   t.same(signals, [], 'a working NVML raises nothing');
-  t.ok(nvml.waiting);
-  nvml.deliver({ index: 0, uuid: 'GPU-0000', type: 'xid', data: 79 });
+  t.ok(nvml.current.waiting);
+  nvml.current.deliver({ index: 0, uuid: 'GPU-0000', type: 'xid', data: 79 });
   await settle(2);
   t.same(signals, [{ type: 'event', deviceId: 'GPU-0', event: { kind: 'xid', xid: 79 }, source: 'nvml' }]);
-  t.ok(nvml.waiting, 'and it waits for the next one');
+  t.ok(nvml.current.waiting, 'and it waits for the next one');
+  t.equal(nvml.sessions.length, 1, 'on the same session');
 });
 
 t.test('ECC events, UUID and index matching, and events nobody can place', async (t) => {
   const { nvml, signals } = await setup(t);
-  nvml.deliver(
+  nvml.current.deliver(
     { index: 1, uuid: 'gpu-1111', type: 'ecc_double', data: 0 },
     { index: 0, uuid: 'GPU-0000', type: 'ecc_single', data: 0 },
     { index: 1, uuid: null, type: 'xid', data: 62 },
     { index: 0, uuid: '', type: 'xid', data: 31 },
     { index: 0, uuid: 'GPU-9999', type: 'xid', data: 79 },
     { index: 7, uuid: null, type: 'xid', data: 79 },
+    { index: null, uuid: null, type: 'xid', data: 79 },
     { index: 0, uuid: 'GPU-0000', type: 'power', data: 1 },
     { index: 0, uuid: 'GPU-0000', type: 'xid', data: -1 },
     { index: 0, uuid: 'GPU-0000', type: 'xid', data: 1.5 },
@@ -114,7 +137,7 @@ t.test('ECC events, UUID and index matching, and events nobody can place', async
   );
 });
 
-t.test('NVML failing to initialise makes every NVIDIA device unhealthy until it answers, retrying with backoff', async (t) => {
+t.test('NVML failing to open makes every NVIDIA device unhealthy until it answers, retrying with backoff', async (t) => {
   const { clock, nvml, source, signals } = await setup(t, new Error('NVML_ERROR_DRIVER_NOT_LOADED'));
   const t0 = clock.now();
   t.equal(source.available, false);
@@ -125,51 +148,68 @@ t.test('NVML failing to initialise makes every NVIDIA device unhealthy until it 
   ]);
   await walk(clock, 20_000);
   t.same(
-    nvml.initCalls.map((c) => c - t0),
+    nvml.opens.map((c) => c - t0),
     [0, 1000, 3000, 7000, 11000, 15000, 19000],
     'backoff doubles up to its cap',
   );
   t.equal(signals.length, 2, 'still lost: not raised again');
-  nvml.initFailure = null;
-  clock.advance(4000);
-  await settle();
+  nvml.openFailure = null;
+  await walk(clock, 4000);
   t.equal(source.available, true);
   t.same(signals.slice(2), [nvmlBack('GPU-0'), nvmlBack('GPU-1')]);
-  nvml.deliver({ index: 0, uuid: 'GPU-0000', type: 'xid', data: 48 });
+  nvml.current.deliver({ index: 0, uuid: 'GPU-0000', type: 'xid', data: 48 });
   await settle(2);
   t.match(signals.at(-1), { type: 'event', deviceId: 'GPU-0', event: { xid: 48 } });
 });
 
-t.test('one failed wait re-initialises quietly; only a failed re-initialisation is a lost NVML', async (t) => {
+t.test('one failed wait reopens NVML quietly; only a failed reopen is a lost NVML', async (t) => {
   const { clock, nvml, signals } = await setup(t);
-  nvml.failWait(new Error('NVML_ERROR_UNKNOWN'));
+  const first = nvml.current;
+  first.failWait(new Error('NVML_ERROR_UNKNOWN'));
   await settle();
-  clock.advance(1000);
-  await settle();
-  t.equal(nvml.initCalls.length, 2, 're-initialised after the backoff');
+  t.equal(first.shutDown, true, 'the broken session is closed');
+  await walk(clock, 1000);
+  t.equal(nvml.opens.length, 2, 'reopened after the backoff');
   t.same(signals, [], 'no condition for a single hiccup');
-  t.ok(nvml.waiting, 'events flow again');
-  nvml.initFailure = new Error('NVML_ERROR_GPU_IS_LOST');
-  nvml.failWait(new Error('NVML_ERROR_GPU_IS_LOST'));
-  await settle();
-  clock.advance(2000);
-  await settle();
+  t.ok(nvml.current.waiting, 'events flow again');
+  nvml.openFailure = new Error('NVML_ERROR_GPU_IS_LOST');
+  nvml.current.failWait(new Error('NVML_ERROR_GPU_IS_LOST'));
+  // The backoff has grown to 2 s: the last wait never succeeded, so nothing reset it.
+  await walk(clock, 2500);
   t.match(signals, [nvmlLost('GPU-0'), nvmlLost('GPU-1')]);
   t.equal(signals.length, 2);
 });
 
-t.test('stop ends the loop, leaves no timer and emits nothing more', async (t) => {
+t.test('a session that opens but cannot arm events counts as NVML not answering', async (t) => {
+  const clock = new FakeClock();
+  const signals: HealthSignal[] = [];
+  let closed = 0;
+  const source = new NvmlEventSource({
+    openSession: async () => ({
+      waitEvents: async () => Promise.reject(new Error('nvmlEventSetCreate: NOT_SUPPORTED')),
+      shutdown: async () => void closed++,
+    }),
+    devices: [gpu0],
+    clock,
+  });
+  await source.start((s) => signals.push(s));
+  t.match(signals, [{ ...nvmlLost('GPU-0'), detail: /NOT_SUPPORTED/ }]);
+  t.equal(closed, 1, 'the half-open session is shut down');
+  await source.stop();
+});
+
+t.test('stop ends the loop, closes the session, leaves no timer and emits nothing more', async (t) => {
   const { clock, nvml, source, signals } = await setup(t);
   const stopping = source.stop();
   clock.advance(500);
   await stopping;
   t.equal(clock.pendingTimers, 0);
-  t.equal(nvml.waiting, false);
-  nvml.initFailure = new Error('gone');
+  t.equal(nvml.current.shutDown, true);
+  nvml.openFailure = new Error('gone');
   clock.advance(60_000);
   await settle();
   t.same(signals, []);
-  t.equal(nvml.initCalls.length, 1);
+  t.equal(nvml.opens.length, 1);
 });
 
 t.test('stop during the backoff wait returns at once', async (t) => {
@@ -178,5 +218,5 @@ t.test('stop during the backoff wait returns at once', async (t) => {
   t.equal(clock.pendingTimers, 0);
   clock.advance(60_000);
   await settle();
-  t.equal(nvml.initCalls.length, 1);
+  t.equal(nvml.opens.length, 1);
 });

@@ -1,7 +1,7 @@
 import { rm, symlink, writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { HostRoot } from '../../agent/host/host-root.js';
-import { createProbe, type NvmlDeviceLister } from '../../agent/health/probe.js';
+import { createProbe, type NvmlDeviceLister, type NvmlListedDevice } from '../../agent/health/probe.js';
 import { gpuAndNpuHost } from './sys-tree.js';
 
 async function setup(t: { teardown(fn: () => unknown): void }, nvml?: NvmlDeviceLister) {
@@ -37,7 +37,7 @@ t.test('a bus entry pointing out of /sys fails instead of being followed', async
 });
 
 t.test('with NVML, an NVIDIA device must also be listed by NVML', async (t) => {
-  let listed: { uuid: string | null }[] = [{ uuid: 'gpu-AAAA' }, { uuid: null }];
+  let listed: NvmlListedDevice[] = [{ uuid: 'gpu-AAAA' }, { uuid: null }];
   let calls = 0;
   const nvml: NvmlDeviceLister = {
     devices: async () => {
@@ -49,6 +49,8 @@ t.test('with NVML, an NVIDIA device must also be listed by NVML', async (t) => {
   t.same(await probe(gpu.id), { ok: true, detail: 'nodes present, sysfs readable, NVML lists the device' }, 'UUIDs compare case-insensitively');
   listed = [{ uuid: 'GPU-bbbb' }];
   t.same(await probe(gpu.id), { ok: false, detail: 'NVML does not list GPU-aaaa' });
+  listed = [{ uuid: 'GPU-aaaa', error: { name: 'GPU_IS_LOST', message: 'GPU is lost' } }];
+  t.same(await probe(gpu.id), { ok: false, detail: 'NVML cannot query GPU-aaaa: GPU_IS_LOST' }, 'listed but failing is not answering');
   const before = calls;
   t.equal((await probe(npu.id)).ok, true, 'NPUs are not asked of NVML');
   t.equal(calls, before);
