@@ -90,16 +90,20 @@ export function formatHostInfo(info: HostInfo, format: OutputFormat): string {
       ['Devices', info.deviceCount],
       ['Revision', info.revision],
     ]),
-    renderTable(
-      ['DRIVER', 'VERSION', 'CONTROL NODES', 'SOURCES'],
-      info.drivers.map((d) => [
-        cell(d.vendor),
-        cell(d.version),
-        cell(d.controlNodes.join(',')),
-        cell(d.sources.map((s) => `${s.source}:${s.ok ? 'ok' : 'failed'}`).join(',')),
-      ]),
-    ),
   ];
+  if (info.drivers.length > 0) {
+    sections.push(
+      renderTable(
+        ['DRIVER', 'VERSION', 'CONTROL NODES', 'SOURCES'],
+        info.drivers.map((d) => [
+          cell(d.vendor),
+          cell(d.version),
+          cell(d.controlNodes.join(',')),
+          cell(d.sources.map((s) => `${s.source}:${s.ok ? 'ok' : 'failed'}`).join(',')),
+        ]),
+      ),
+    );
+  }
   const labels = Object.entries(info.labels).sort(([a], [b]) => a.localeCompare(b));
   if (labels.length > 0) sections.push(renderTable(['LABEL', 'VALUE'], labels.map(([k, v]) => [cell(k), cell(v)])));
   if (info.warnings.length > 0) sections.push(renderTable(['WARNING'], info.warnings.map((w) => [cell(w)])));

@@ -97,8 +97,9 @@ t.test('host info in JSON and YAML parses back; the table shows facts, drivers, 
   t.match(text, /^hanguang\s+-\s+-\s+procfs:failed,sysfs:ok$/m);
   t.match(text, /^accel\.example\.com\/nvidia\.count\s+1$/m);
   t.match(text, /^skipped \/dev\/nvidia9$/m);
-  const bare = formatHostInfo({ ...info, labels: {}, warnings: [] }, 'table');
-  t.notMatch(bare, /LABEL|WARNING/, 'empty sections are left out');
+  const bare = formatHostInfo({ ...info, drivers: [], labels: {}, warnings: [] }, 'table');
+  t.notMatch(bare, /DRIVER|LABEL|WARNING/, 'empty sections are left out');
+  t.match(bare, /^Hostname:\s+node-a$/m);
 });
 
 const events: WatchEvent[] = [
