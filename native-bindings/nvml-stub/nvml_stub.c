@@ -37,7 +37,7 @@ struct nvmlDevice_st {
 
 struct nvmlEventSet_st {
   int in_use;
-  long long offset; /* bytes of the events file already seen */
+  stub_events_cursor cursor; /* how much of the events file this set has seen */
   unsigned long long masks[STUB_MAX_DEVICES];
 };
 
@@ -414,7 +414,7 @@ NVML_API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
     if (sets[i].in_use) continue;
     memset(&sets[i], 0, sizeof sets[i]);
     sets[i].in_use = 1;
-    sets[i].offset = stub_events_end(events_path);
+    stub_events_cursor_at_end(events_path, &sets[i].cursor);
     *set = &sets[i];
     return leave(NVML_SUCCESS);
   }
@@ -457,7 +457,7 @@ NVML_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *d
     if (s == NULL || data == NULL) return leave(NVML_ERROR_INVALID_ARGUMENT);
     refresh_locked();
     stub_event ev;
-    while (stub_events_next(events_path, &s->offset, &ev)) {
+    while (stub_events_next(events_path, &s->cursor, &ev)) {
       int position = stub_device_position(&state, ev.conf_index);
       if (position < 0 || (s->masks[position] & ev.type) == 0) continue;
       data->device = &handles[position];

@@ -12,9 +12,11 @@
 
 #define CHUNK 4096
 
-long long stub_events_end(const char *path) {
+void stub_events_cursor_at_end(const char *path, stub_events_cursor *cursor) {
   struct stat st;
-  return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+  int exists = stat(path, &st) == 0;
+  cursor->offset = exists ? (long long)st.st_size : 0;
+  cursor->inode = exists ? (unsigned long long)st.st_ino : 0;
 }
 
 static int parse_event(char *line, stub_event *out) {
@@ -39,12 +41,20 @@ static int parse_event(char *line, stub_event *out) {
   return 1;
 }
 
-int stub_events_next(const char *path, long long *offset, stub_event *out) {
+int stub_events_next(const char *path, stub_events_cursor *cursor, stub_event *out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   struct stat st;
   int found = 0;
-  if (fstat(fd, &st) == 0 && st.st_size < *offset) *offset = st.st_size;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return 0;
+  }
+  if ((unsigned long long)st.st_ino != cursor->inode || st.st_size < cursor->offset) {
+    cursor->inode = (unsigned long long)st.st_ino;
+    cursor->offset = 0;
+  }
+  long long *offset = &cursor->offset;
   char buf[CHUNK];
   for (;;) {
     ssize_t n = pread(fd, buf, sizeof buf - 1, *offset);

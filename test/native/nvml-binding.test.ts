@@ -9,7 +9,7 @@ import { GPU0_UUID, GPU1_UUID, requireNative, stubDriver, twoGpuConf, type TestL
 
 const MIB = 1024 * 1024;
 
-if (!requireNative(t, ['accel_nvml.node', 'libnvidia-ml.so.1'])) {
+if (!requireNative(t, ['accel_nvml.node', 'libnvidia-ml.so.1', 'fake-libs/libcuda.so.1'])) {
   t.end();
 } else {
   const load = loadNvmlBinding();
@@ -247,6 +247,24 @@ device 0 pci_bus_id 0000:00:09.0
     t.same(await session.waitEvents(50), [], 'half a line is not an event yet');
     await driver.appendEvents('2\n');
     t.same(await session.waitEvents(500), [{ index: 0, uuid: GPU0_UUID, type: 'xid', data: 62 }]);
+  });
+
+  t.test('a truncated or replaced events file holds new events, read from its start', async (t) => {
+    const { session, driver } = await openFresh(t, binding, twoGpuConf());
+    await driver.appendEvents('0 xid 31\n0 xid 32\n');
+    await session.waitEvents(0);
+    await writeFile(path.join(driver.dir, 'nvml-stub.events'), '1 xid 79\n');
+    t.same(await session.waitEvents(500), [{ index: 1, uuid: GPU1_UUID, type: 'xid', data: 79 }]);
+  });
+
+  t.test('a flood of events is delivered in bounded batches without losing any', async (t) => {
+    const { session, driver } = await openFresh(t, binding, twoGpuConf());
+    await session.waitEvents(0);
+    await driver.appendEvents(Array.from({ length: 100 }, (_, i) => `0 xid ${i}\n`).join(''));
+    const first = await session.waitEvents(500);
+    const second = await session.waitEvents(500);
+    t.ok(first.length < 100, `one wait returned ${first.length}, not everything at once`);
+    t.same([...first, ...second].map((e) => e.data), Array.from({ length: 100 }, (_, i) => i));
   });
 
   t.test('waiting with nothing to deliver times out with an empty list', async (t) => {
