@@ -76,7 +76,7 @@ export interface LibrarySpec {
   /** Host path of the real file, e.g. /usr/lib/x86_64-linux-gnu/libcuda.so.470.82.01. */
   path: string;
   soname: string;
-  /** Link names in the same directory, all pointing at the real file's name. */
+  /** Link names in the same directory: the soname link points at the real file, any other at the soname link. */
   links: string[];
   artifact: NativeArtifact;
 }

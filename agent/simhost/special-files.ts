@@ -23,10 +23,8 @@ export async function makeCharDevice(file: string, major: number, minor: number,
     await execa('mknod', ['-m', mode.toString(8), file, 'c', String(major), String(minor)], { timeout: 10_000, stdin: 'ignore' });
     return { real: true, reason: '' };
   } catch (err) {
-    const stderr = (err as { stderr?: unknown }).stderr;
-    const reason = typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : describeError(err);
     await writeFile(file, '', { mode, flag: 'wx' });
-    return { real: false, reason: `mknod ${major}:${minor} refused: ${reason}` };
+    return { real: false, reason: `mknod ${major}:${minor} refused: ${commandFailure(err, 'mknod')}` };
   }
 }
 
@@ -85,9 +83,16 @@ export async function buildLdCache(root: string, ldconfig?: string): Promise<Mad
     }
     return { real: true, reason: stderr.trim() };
   } catch (err) {
-    const stderr = (err as { stderr?: unknown }).stderr;
-    return { real: false, reason: `${bin} failed: ${typeof stderr === 'string' && stderr.trim() ? stderr.trim() : describeError(err)}` };
+    return { real: false, reason: `${bin} failed: ${commandFailure(err, bin)}` };
   }
+}
+
+/** One line saying why a command failed: not installed, its own complaint, or the error. */
+function commandFailure(err: unknown, command: string): string {
+  const e = err as { code?: unknown; stderr?: unknown };
+  if (e.code === 'ENOENT') return `${command} not found`;
+  const text = typeof e.stderr === 'string' && e.stderr.trim() !== '' ? e.stderr : describeError(err);
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 async function exists(file: string, mode = constants.F_OK): Promise<boolean> {

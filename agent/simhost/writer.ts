@@ -81,7 +81,8 @@ export async function writeHost(spec: HostSpec, dir: string, options: WriteHostO
     const dest = treePath(root, lib.path);
     await copyFile(artifactPath(nativeDir, lib.artifact), dest, constants.COPYFILE_EXCL);
     await chmod(dest, 0o755);
-    for (const link of lib.links) await w.link(`${dirPath}/${link}`, lib.path);
+    // The soname link names the real file; development links (`libcuda.so`) name the soname link.
+    for (const link of lib.links) await w.link(`${dirPath}/${link}`, link === lib.soname ? lib.path : `${dirPath}/${lib.soname}`);
   }
   if (spec.nvml !== null) {
     await w.file(`${spec.nvml.dir}/${NVML_CONF_FILE}`, serialiseNvmlState(spec.nvml.state), 0o644);
