@@ -51,7 +51,8 @@ export class ApiServer implements Service {
 
   constructor(options: ApiServerOptions) {
     this.#options = options;
-    this.socketPath = path.resolve(options.socketPath ?? DEFAULT_SOCKET_PATH);
+    // Not resolved against the working directory: a privileged daemon takes absolute paths only.
+    this.socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
     this.#logger = options.logger ?? silentLogger;
   }
 

@@ -294,6 +294,7 @@ t.test('a relative or overlong socket path is refused', async (t) => {
     code: ErrorCode.API_SOCKET,
     message: /longer than/,
   });
+  await t.rejects(new ApiServer({ registry, socketPath: 'run/agent.sock' }).start(), { code: ErrorCode.API_SOCKET, message: /absolute/ });
 });
 
 t.test('starting twice is refused', async (t) => {
