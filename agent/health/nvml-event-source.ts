@@ -47,6 +47,7 @@ export class NvmlEventSource implements HealthSource {
   private loop: Promise<void> | null = null;
   private session: NvmlEventSession | null = null;
   private lost = false;
+  private unsupported = false;
 
   constructor(private readonly opts: NvmlEventSourceOptions) {
     this.targets = opts.devices.filter((d) => d.vendor === 'nvidia');
@@ -57,6 +58,11 @@ export class NvmlEventSource implements HealthSource {
   /** True while a session is open and armed; decides whether the kernel log fallback is needed. */
   get available(): boolean {
     return this.session !== null;
+  }
+
+  /** NVML answers but offers no events here (some vGPU guests): the kernel log must stand in. */
+  get eventsUnsupported(): boolean {
+    return this.unsupported;
   }
 
   /** Resolves after the first attempt to open NVML; a failure there is reported as a condition, not thrown. */
@@ -78,7 +84,7 @@ export class NvmlEventSource implements HealthSource {
     const first = this.opts.initialBackoffMs ?? 1000;
     const max = this.opts.maxBackoffMs ?? 60_000;
     let backoff = first;
-    while (!this.abort.signal.aborted) {
+    while (!this.abort.signal.aborted && !this.unsupported) {
       if (this.session === null) {
         await sleep(this.clock, backoff, this.abort.signal);
         backoff = Math.min(backoff * 2, max);
@@ -109,6 +115,13 @@ export class NvmlEventSource implements HealthSource {
       return true;
     } catch (err) {
       await session?.shutdown().catch(() => undefined);
+      if (session !== null && isUnsupported(err)) {
+        // NVML itself works, so its devices are fine; there is just nothing to listen to.
+        this.unsupported = true;
+        this.setLost(null);
+        this.log.warn({ err: describeError(err) }, 'NVML has no event support here; Xids must come from the kernel log');
+        return false;
+      }
       this.setLost(`NVML is not answering: ${describeError(err)}`);
       return false;
     }
@@ -159,6 +172,14 @@ export class NvmlEventSource implements HealthSource {
     }
     return e.index === null ? undefined : this.targets.find((t) => t.index === e.index);
   }
+}
+
+/** nvmlReturn_t NOT_SUPPORTED and FUNCTION_NOT_FOUND: a permanent "no events here", not a failure. */
+const NO_EVENT_SUPPORT = new Set([3, 13]);
+
+function isUnsupported(err: unknown): boolean {
+  const code = (err as { details?: { nvmlCode?: unknown } } | null)?.details?.nvmlCode;
+  return typeof code === 'number' && NO_EVENT_SUPPORT.has(code);
 }
 
 function toDeviceEvent(e: NvmlEvent): DeviceEvent | null {

@@ -198,6 +198,28 @@ t.test('a session that opens but cannot arm events counts as NVML not answering'
   await source.stop();
 });
 
+t.test('NVML without event support is not a lost NVML: the source says so and stops trying', async (t) => {
+  const clock = new FakeClock();
+  const signals: HealthSignal[] = [];
+  let opens = 0;
+  const notSupported = Object.assign(new Error('nvmlEventSetCreate: Not Supported'), { details: { nvmlCode: 3 } });
+  const source = new NvmlEventSource({
+    openSession: async () => {
+      opens++;
+      return { waitEvents: async () => Promise.reject(notSupported), shutdown: async () => undefined };
+    },
+    devices: [gpu0],
+    clock,
+  });
+  await source.start((s) => signals.push(s));
+  t.same(signals, [], 'devices stay healthy');
+  t.equal(source.available, false);
+  t.equal(source.eventsUnsupported, true);
+  await walk(clock, 5000);
+  t.equal(opens, 1, 'no pointless retries');
+  await source.stop();
+});
+
 t.test('stop ends the loop, closes the session, leaves no timer and emits nothing more', async (t) => {
   const { clock, nvml, source, signals } = await setup(t);
   const stopping = source.stop();
