@@ -39,6 +39,12 @@ export interface WriteSpecsResult {
 export interface WriteSpecsOptions {
   /** Mode of new spec files; runtimes read them as root, others may read them too. */
   fileMode?: number;
+  /**
+   * Kinds whose existing spec must survive although no spec is given for
+   * them: a vendor whose inventory failed this time keeps its last good spec
+   * rather than losing it to a transient error.
+   */
+  keepKinds?: readonly string[];
 }
 
 /** `accel-agent_nvidia.com_gpu.json` for kind `nvidia.com/gpu`. */
@@ -70,6 +76,7 @@ export async function writeCdiSpecs(dir: string, specs: readonly CdiSpec[], opti
     throw new AccelError(ErrorCode.CDI_WRITE, `cannot create the CDI spec directory ${dir}`, { cause: err, details: { dir } });
   }
 
+  const kept = new Set((options.keepKinds ?? []).map(specFileName));
   const result: WriteSpecsResult = { written: [], unchanged: [], removed: [], foreign: [] };
   for (const [name, content] of files) {
     const target = path.join(dir, name);
@@ -86,7 +93,7 @@ export async function writeCdiSpecs(dir: string, specs: readonly CdiSpec[], opti
       await removeStaleTemp(path.join(dir, name));
       continue;
     }
-    if (!name.startsWith(SPEC_FILE_PREFIX) || !name.endsWith(SPEC_FILE_SUFFIX) || files.has(name)) continue;
+    if (!name.startsWith(SPEC_FILE_PREFIX) || !name.endsWith(SPEC_FILE_SUFFIX) || files.has(name) || kept.has(name)) continue;
     const text = await readRegularFile(path.join(dir, name), MAX_OWN_SPEC_BYTES);
     if (text !== null && isOwnSpec(parseOrNull(text))) {
       await unlinkIfPresent(path.join(dir, name));

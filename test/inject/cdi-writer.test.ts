@@ -77,6 +77,14 @@ t.test('stale own specs are removed; other tools’ specs are never touched', as
   t.same(none.removed, ['accel-agent_nvidia.com_gpu.json'], 'no devices left: our last spec goes too');
 });
 
+t.test('kinds to keep survive without a new spec (a vendor whose inventory failed)', async (t) => {
+  const dir = t.testdir();
+  await writeCdiSpecs(dir, [spec('nvidia.com/gpu'), spec('aliyun.com/npu')]);
+  const result = await writeCdiSpecs(dir, [spec('aliyun.com/npu')], { keepKinds: ['nvidia.com/gpu'] });
+  t.same(result.removed, []);
+  t.ok(existsSync(path.join(dir, 'accel-agent_nvidia.com_gpu.json')));
+});
+
 t.test('a symlink planted under our file name is replaced, never written through', async (t) => {
   const dir = t.testdir({ cdi: {}, victim: { 'target.json': 'precious' } });
   const cdi = path.join(dir, 'cdi');
