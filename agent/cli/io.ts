@@ -39,8 +39,8 @@ export async function runCommand(program: string, io: CliIO, body: () => Promise
       io.stderr(`${program}: ${err.message}\nTry '${program} --help'.\n`);
       return 2;
     }
-    const code = isAccelError(err) ? ` [${err.code}]` : '';
-    io.stderr(`${program}: ${describeError(err)}${code}\n`);
+    // describeError already appends each error's code.
+    io.stderr(`${program}: ${describeError(err)}\n`);
     return 1;
   }
 }
