@@ -58,7 +58,8 @@ export class KmsgSource implements HealthSource {
   private resolvedPath = '';
   private emit: SignalSink | null = null;
   private timer: TimerHandle | null = null;
-  private running: Promise<void> | null = null;
+  /** Polls run one after another: two reads racing on one offset would report lines twice. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: KmsgSourceOptions) {
     this.hostPath = opts.path ?? '/dev/kmsg';
@@ -83,29 +84,32 @@ export class KmsgSource implements HealthSource {
     this.emit = null;
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
-    await this.running;
+    await this.queue;
     const r = this.reader;
     this.reader = null;
     await r?.fh.close().catch(() => undefined);
   }
 
   /** Reads what arrived since the last poll; true when more is waiting than one poll may take. */
-  async pollOnce(): Promise<boolean> {
-    const r = this.reader;
-    if (r === null) return false;
-    return r.kind === 'device' ? this.readRecords(r.fh, MAX_READS_PER_POLL, true) : this.readFile(r);
+  pollOnce(): Promise<boolean> {
+    const run = this.queue.then(() => {
+      const r = this.reader;
+      if (r === null) return false;
+      return r.kind === 'device' ? this.readRecords(r.fh, MAX_READS_PER_POLL, true) : this.readFile(r);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private schedule(delay: number): void {
     this.timer = this.clock.setTimer(() => {
       this.timer = null;
-      this.running = this.pollOnce()
+      void this.pollOnce()
         .catch((err: unknown) => {
           this.log.warn({ err: describeError(err), path: this.hostPath }, 'kernel log read failed');
           return false;
         })
         .then((more) => {
-          this.running = null;
           if (this.emit !== null) this.schedule(more ? 0 : this.interval);
         });
     }, delay);

@@ -51,7 +51,8 @@ export class SysfsPresenceSource implements HealthSource {
   private readonly lastError = new Map<string, string>();
   private emit: SignalSink | null = null;
   private timer: TimerHandle | null = null;
-  private running: Promise<void> | null = null;
+  /** Rounds run one after another, so no condition is raised twice by racing rounds. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: SysfsPresenceOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -70,20 +71,26 @@ export class SysfsPresenceSource implements HealthSource {
     this.emit = null;
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
-    await this.running;
+    await this.queue;
   }
 
   /** One round of checks over every device; emits what changed. */
-  async pollOnce(): Promise<void> {
-    const driverPaths = await this.checkDriverPaths();
-    await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, driverPaths)));
+  pollOnce(): Promise<void> {
+    const run = this.queue.then(async () => {
+      const driverPaths = await this.checkDriverPaths();
+      await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, driverPaths)));
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async tick(): Promise<void> {
     this.timer = null;
-    this.running = this.pollOnce();
-    await this.running;
-    this.running = null;
+    try {
+      await this.pollOnce();
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'presence round failed');
+    }
     // Scheduled after the round ends, so a slow host never gets overlapping rounds.
     if (this.emit !== null) this.timer = this.clock.setTimer(() => void this.tick(), this.interval);
   }

@@ -97,6 +97,15 @@ t.test('a flood is read in bounded slices, and every Xid still arrives', async (
   t.same(h.signals, [xidSignal('GPU-0', 79)]);
 });
 
+t.test('polls never overlap, however they are triggered', async (t) => {
+  const h = await fileHost(t, '');
+  await h.append(kernelXid(1, '0000:00:07', 79));
+  h.clock.advance(250); // the timer's poll starts...
+  await Promise.all([h.source.pollOnce(), h.source.pollOnce()]); // ...and two more are asked for
+  await eventually(() => h.clock.pendingTimers === 1);
+  t.same(h.signals, [xidSignal('GPU-0', 79)], 'the line is reported exactly once');
+});
+
 t.test('polling follows the clock and stops with the source', async (t) => {
   const h = await fileHost(t, '', { pollIntervalMs: 250 });
   await h.append(kernelXid(1, '0000:00:07', 79));
@@ -134,7 +143,7 @@ t.test('a missing, escaping or odd kernel log refuses to start with a health-sou
 
 t.test('character devices: an empty one is quiet, an endless garbage one cannot stall the agent', async (t) => {
   const host = new HostRoot('/');
-  const empty = new KmsgSource({ host, devices: [gpu0], path: '/dev/null' });
+  const empty = new KmsgSource({ host, devices: [gpu0], path: '/dev/null', clock: new FakeClock() });
   const seen: HealthSignal[] = [];
   await empty.start((s) => seen.push(s));
   t.equal(await empty.pollOnce(), false);
@@ -142,7 +151,7 @@ t.test('character devices: an empty one is quiet, an endless garbage one cannot 
 
   const lines: string[] = [];
   const log = createLogger('warn', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) as never);
-  const endless = new KmsgSource({ host, devices: [gpu0], path: '/dev/zero', maxBacklogReads: 50, log });
+  const endless = new KmsgSource({ host, devices: [gpu0], path: '/dev/zero', maxBacklogReads: 50, log, clock: new FakeClock() });
   await endless.start((s) => seen.push(s));
   t.ok(lines.some((l) => l.includes('backlog did not run dry')), 'the skipped backlog is bounded and logged');
   t.equal(await endless.pollOnce(), true, 'one poll stops at its budget and says more is waiting');
@@ -159,7 +168,7 @@ const kmsgOpenable = await open('/dev/kmsg', constants.O_RDONLY | constants.O_NO
 );
 
 t.test('the real /dev/kmsg opens non-blocking and is read from its end', { skip: kmsgOpenable ? false : '/dev/kmsg cannot be opened here' }, async (t) => {
-  const source = new KmsgSource({ host: new HostRoot('/'), devices: [gpu0] });
+  const source = new KmsgSource({ host: new HostRoot('/'), devices: [gpu0], clock: new FakeClock() });
   t.teardown(() => source.stop());
   t.equal(await startError(source), null);
   t.equal(source.stats.records, 0, 'the backlog was skipped, not examined');

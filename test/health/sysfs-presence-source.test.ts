@@ -181,6 +181,15 @@ t.test('a check that fails keeps conditions as they were and logs once, not ever
   exactly(t, s.take(), [raised(s.gpu.id, 'node-missing')]);
 });
 
+t.test('rounds never overlap, however they are triggered', async (t) => {
+  const s = await setup(t);
+  await s.start();
+  await s.tree.removeNode('/dev/nvidia0');
+  s.clock.advance(500);
+  await Promise.all([s.source.pollOnce(), s.source.pollOnce()]);
+  exactly(t, s.take(), [raised(s.gpu.id, 'node-missing')]);
+});
+
 t.test('polling runs on the clock: a removal is seen within one interval, and stop ends it', async (t) => {
   const s = await setup(t);
   await s.start();
