@@ -97,7 +97,12 @@ export async function restoreStash(root: string, key: string): Promise<void> {
 }
 
 function parseJournal(text: string): JournalEntry[] {
-  const raw: unknown = JSON.parse(text);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new AccelError(ErrorCode.SIMHOST, 'stash journal is malformed', { cause: err });
+  }
   if (
     !Array.isArray(raw) ||
     !raw.every((e) => typeof e === 'object' && e !== null && typeof e.path === 'string' && e.path.startsWith('/') && typeof e.replaced === 'boolean')
