@@ -1,6 +1,7 @@
 #!/bin/sh
-# Regenerates the TypeScript for the local gRPC API (agent/api/gen) from
-# agent/api/proto with buf and ts-proto, both from node_modules: no protoc,
+# Regenerates the TypeScript for the local gRPC API (agent/api/gen) and the
+# kubelet device-plugin API (agent/kubelet/gen) from their proto/ directories
+# with buf and ts-proto, both from node_modules: no protoc,
 # no remote plugins, no network. The output is committed, so builds and tests
 # never need this step; run it after editing a .proto and commit the result.
 set -eu
@@ -16,7 +17,9 @@ for tool in "$buf" "$plugin"; do
   fi
 done
 
-cd "$repo/agent/api"
-"$buf" lint
-"$buf" generate
-echo "gen-proto: regenerated agent/api/gen"
+for module in agent/api agent/kubelet; do
+  cd "$repo/$module"
+  "$buf" lint
+  "$buf" generate
+  echo "gen-proto: regenerated $module/gen"
+done
