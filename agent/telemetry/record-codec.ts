@@ -99,13 +99,23 @@ export interface ScanResult {
   tailReason?: string;
 }
 
+export interface ScanOptions {
+  /**
+   * Spool segments hold strictly increasing sequence numbers, so a record that
+   * breaks the order is damage. A collector's store holds records in arrival
+   * order (priority records arrive early) and turns this off.
+   */
+  increasing?: boolean;
+}
+
 /**
  * Decodes every record in a buffer. A bad record is not the end: the scan looks
- * for the next offset where a valid record with a higher sequence number starts
- * (a bit flip in the middle of a segment must not take the records after it),
- * and only bytes with no valid record after them count as the tail.
+ * for the next offset where a valid record starts (a bit flip in the middle of
+ * a segment must not take the records after it), and only bytes with no valid
+ * record after them count as the tail.
  */
-export function scanRecords(buf: Uint8Array, start = 0): ScanResult {
+export function scanRecords(buf: Uint8Array, start = 0, options: ScanOptions = {}): ScanResult {
+  const floorOf = (seq: number) => (options.increasing === false ? 0 : seq);
   const records: DecodedRecord[] = [];
   const damage: Damage[] = [];
   let pos = start;
@@ -114,7 +124,7 @@ export function scanRecords(buf: Uint8Array, start = 0): ScanResult {
     const res = decodeRecordAt(buf, pos);
     if (res.ok && res.record.seq > lastSeq) {
       records.push(res.record);
-      lastSeq = res.record.seq;
+      lastSeq = floorOf(res.record.seq);
       pos += res.record.size;
       continue;
     }

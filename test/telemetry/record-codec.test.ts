@@ -169,3 +169,13 @@ t.test('scanning can start at an offset, as after a segment file header', async 
   t.equal(res.records[0]!.offset, 9);
   t.equal(res.validEnd, withHeader.length);
 });
+
+t.test('arrival-order scanning accepts sequence numbers in any order', async (t) => {
+  const buf = Buffer.concat([
+    encodeRecord(9, RecordType.EVENT, enc.encode('early event')),
+    encodeRecord(1, RecordType.SAMPLES, enc.encode('a')),
+    encodeRecord(2, RecordType.SAMPLES, enc.encode('b')),
+  ]);
+  t.same(scanRecords(buf, 0, { increasing: false }).records.map((r) => r.seq), [9, 1, 2]);
+  t.same(scanRecords(buf).records.map((r) => r.seq), [9], 'the default (spool) order check still applies');
+});
