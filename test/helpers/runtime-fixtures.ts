@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CdiSpec } from '../../agent/inject/container-edits.js';
@@ -66,8 +66,20 @@ export function gpuSpec(libDir: string): CdiSpec {
   };
 }
 
+const created: string[] = [];
+process.once('exit', () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary directory removed when the test process exits. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
 export function makeRuntimeFixture(config: OciConfig = baseOciConfig()): RuntimeFixture {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'accel-runtime-'));
+  const dir = scratchDir('accel-runtime-');
   const bundle = path.join(dir, 'bundle');
   const rootfs = path.join(bundle, 'rootfs');
   const libDir = path.join(dir, 'host/usr/lib/x86_64-linux-gnu');

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode } from '../../agent/errors.js';
 import { readBundleConfig, writeFileAtomic } from '../../agent/runtime/bundle-config.js';
+import { scratchDir } from '../helpers/runtime-fixtures.js';
 
 function bundle(content: string, mode = 0o600): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+  const dir = scratchDir('bundle-');
   writeFileSync(path.join(dir, 'config.json'), content, { mode });
   chmodSync(path.join(dir, 'config.json'), mode);
   return dir;
@@ -25,11 +25,11 @@ t.test('unreadable, malformed or misshapen configs are OCI_CONFIG_INVALID', asyn
   await t.rejects(readBundleConfig(bundle('{"ociVersion":')), { ...invalid, message: /not valid JSON/ });
   await t.rejects(readBundleConfig(bundle('"just a string"')), { ...invalid, message: /top level/ });
   await t.rejects(readBundleConfig(bundle('{"ociVersion":"1","process":{"env":{}}}')), { ...invalid, message: /process\.env/ });
-  await t.rejects(readBundleConfig(path.join(os.tmpdir(), 'no-such-bundle-dir')), { ...invalid, message: /cannot read/ });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+  await t.rejects(readBundleConfig(path.join(scratchDir('bundle-'), 'no-such-bundle-dir')), { ...invalid, message: /cannot read/ });
+  const dir = scratchDir('bundle-');
   mkdirSync(path.join(dir, 'config.json'));
   await t.rejects(readBundleConfig(dir), { ...invalid, message: /not a regular file/ });
-  const linked = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+  const linked = scratchDir('bundle-');
   symlinkSync('/etc/hostname', path.join(linked, 'config.json'));
   await t.rejects(readBundleConfig(linked), { ...invalid, message: /not a regular file/ }, 'a symlinked config.json is not followed');
 });

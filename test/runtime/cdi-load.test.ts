@@ -1,14 +1,14 @@
 import t from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { loadCdiSpecs, readSmallFile } from '../../agent/runtime/cdi-load.js';
+import { scratchDir } from '../helpers/runtime-fixtures.js';
 
 const good = (kind: string, name = '0') => JSON.stringify({ cdiVersion: '0.5.0', kind, devices: [{ name, containerEdits: {} }] });
 
 t.test('JSON and YAML specs are read in directory order; dot files and other names are skipped', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cdi-load-'));
+  const dir = scratchDir('cdi-load-');
   const etc = path.join(dir, 'etc');
   const run = path.join(dir, 'run');
   mkdirSync(etc);
@@ -28,7 +28,7 @@ t.test('JSON and YAML specs are read in directory order; dot files and other nam
 });
 
 t.test('a broken spec is reported and the others still load', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cdi-load-'));
+  const dir = scratchDir('cdi-load-');
   writeFileSync(path.join(dir, 'ok.json'), good('nvidia.com/gpu'));
   writeFileSync(path.join(dir, 'truncated.json'), good('nvidia.com/gpu').slice(0, 20));
   writeFileSync(path.join(dir, 'wrong.json'), JSON.stringify({ cdiVersion: '0.5.0', kind: 'nvidia.com/gpu', devices: [{ name: '/etc/shadow' }] }));
@@ -42,7 +42,7 @@ t.test('a broken spec is reported and the others still load', async (t) => {
 });
 
 t.test('oversized files are refused without being read whole', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cdi-load-'));
+  const dir = scratchDir('cdi-load-');
   const file = path.join(dir, 'big');
   writeFileSync(file, Buffer.alloc(2048, 0x20));
   await t.rejects(readSmallFile(file, 1024), /larger than 1024 bytes/);

@@ -1,11 +1,11 @@
 import t from 'tap';
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode } from '../../agent/errors.js';
 import { findRunc } from '../../agent/runtime/find-runc.js';
+import { scratchDir } from '../helpers/runtime-fixtures.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'find-runc-'));
+const dir = scratchDir('find-runc-');
 function exe(p: string, mode = 0o755): string {
   mkdirSync(path.dirname(p), { recursive: true });
   writeFileSync(p, '#!/bin/sh\n');

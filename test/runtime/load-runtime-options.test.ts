@@ -1,11 +1,11 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode } from '../../agent/errors.js';
 import { loadRuntimeOptions } from '../../agent/runtime/load-runtime-options.js';
+import { scratchDir } from '../helpers/runtime-fixtures.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'runtime-settings-'));
+const dir = scratchDir('runtime-settings-');
 
 t.test('YAML and JSON settings files are read, and the environment still wins', async (t) => {
   const yaml = path.join(dir, 'runtime.yaml');

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatRuncLogLine, logToRuncFile } from '../../agent/runtime/runtime-log.js';
+import { scratchDir } from '../helpers/runtime-fixtures.js';
 
 const now = new Date('2025-03-04T05:06:07.891Z');
 
@@ -14,7 +14,7 @@ t.test("lines look like runc's own logrus text and JSON lines", async (t) => {
 });
 
 t.test('the --log file gets appended lines; no file, or an unwritable one, is not an error', async (t) => {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'runc-log-')), 'log.json');
+  const file = path.join(scratchDir('runc-log-'), 'log.json');
   logToRuncFile({ format: 'json', file }, 'info', 'one');
   logToRuncFile({ format: 'json', file }, 'error', 'two');
   t.same(readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg), ['one', 'two']);

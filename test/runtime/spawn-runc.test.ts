@@ -1,11 +1,11 @@
 import t from 'tap';
-import { chmodSync, existsSync, fstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, existsSync, fstatSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode } from '../../agent/errors.js';
 import { runRunc } from '../../agent/runtime/spawn-runc.js';
+import { scratchDir } from '../helpers/runtime-fixtures.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'spawn-runc-'));
+const dir = scratchDir('spawn-runc-');
 function script(name: string, body: string): string {
   const p = path.join(dir, name);
   writeFileSync(p, `#!/bin/sh\n${body}\n`);
