@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,11 +14,12 @@ export const DRIVER_VERSION = '550.54.15';
 
 export interface DriverTree {
   root: string;
-  /** Closes the persistenced socket's listener. */
+  /** Closes the persistenced socket's listener and removes the tree. */
   close(): Promise<void>;
 }
 
 export async function buildNvidiaTree(): Promise<DriverTree> {
+  // A short path under the system temp dir: a unix socket path must fit in 108 bytes.
   const root = mkdtempSync(path.join(os.tmpdir(), 'accel-drv-'));
   const at = (p: string) => path.join(root, p);
   const v = DRIVER_VERSION;
@@ -70,5 +71,11 @@ export async function buildNvidiaTree(): Promise<DriverTree> {
   await new Promise<void>((resolve) => server.listen(at('/run/nvidia-persistenced/socket'), resolve));
 
   buildLdCache(root, [lib64, '/usr/lib']);
-  return { root, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    root,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }

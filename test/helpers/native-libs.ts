@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -20,11 +20,19 @@ export function missingTools(): string | null {
   return null;
 }
 
-const sourceDir = mkdtempSync(path.join(os.tmpdir(), 'accel-libsrc-'));
+let sourceDirPath: string | null = null;
+function sourceDir(): string {
+  if (sourceDirPath === null) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'accel-libsrc-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    sourceDirPath = dir;
+  }
+  return sourceDirPath;
+}
 
 /** Compiles a tiny shared object at `file` whose DT_SONAME is `soname` (none when null). */
 export function buildSharedObject(file: string, soname: string | null, extraFlags: string[] = []): void {
-  const src = path.join(sourceDir, 'lib.c');
+  const src = path.join(sourceDir(), 'lib.c');
   writeFileSync(src, 'int accel_test_symbol(void) { return 42; }\n');
   mkdirSync(path.dirname(file), { recursive: true });
   const sonameFlag = soname === null ? [] : [`-Wl,-soname,${soname}`];
@@ -33,7 +41,7 @@ export function buildSharedObject(file: string, soname: string | null, extraFlag
 
 /** Compiles a tiny executable (no soname, but a PT_DYNAMIC segment). */
 export function buildExecutable(file: string): void {
-  const src = path.join(sourceDir, 'main.c');
+  const src = path.join(sourceDir(), 'main.c');
   writeFileSync(src, 'int main(void) { return 0; }\n');
   mkdirSync(path.dirname(file), { recursive: true });
   execFileSync('gcc', ['-o', file, src], { stdio: 'pipe' });

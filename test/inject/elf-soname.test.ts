@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -10,6 +10,7 @@ const malformed = { code: ErrorCode.HOST_PARSE };
 const soname = (bytes: Uint8Array) => readElfSoname(bufferSource(bytes));
 const skip = missingTools();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'accel-elf-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('gcc-built shared objects report the soname given at link time', { skip: skip ?? false }, async (t) => {
   const lib64 = path.join(dir, 'libcuda.so.550.54.15');

@@ -1,5 +1,4 @@
-import { readFileSync, existsSync, mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ErrorCode } from '../../agent/errors.js';
@@ -11,8 +10,7 @@ const NEW_HEADER = 48;
 const ENTRY = 24;
 
 /** A tree with a 64-bit and a 32-bit libcuda, their soname links, and a library in a second dir. */
-function buildTree(): string {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'accel-ldcache-'));
+function buildTree(root: string): string {
   buildSharedObject(path.join(root, 'usr/lib64/libcuda.so.550.54.15'), 'libcuda.so.1');
   symlinkSync('libcuda.so.550.54.15', path.join(root, 'usr/lib64/libcuda.so.1'));
   buildSharedObject(path.join(root, 'usr/lib64/libnvidia-ml.so.550.54.15'), 'libnvidia-ml.so.1');
@@ -27,7 +25,7 @@ function buildTree(): string {
 const skip = missingTools();
 
 t.test('a cache written by ldconfig -r lists every library with soname, path and arch', { skip: skip ?? false }, async (t) => {
-  const root = buildTree();
+  const root = buildTree(t.testdir());
   const entries = parseLdCache(readFileSync(buildLdCache(root, ['/usr/lib64', '/usr/lib', '/opt/vendor/lib'])));
   const byKey = new Map(entries.map((e) => [`${e.soname} ${e.path}`, e]));
   t.equal(byKey.get('libcuda.so.1 /usr/lib64/libcuda.so.1')?.arch, 'x86_64');
@@ -44,7 +42,7 @@ t.test('a cache written by ldconfig -r lists every library with soname, path and
 });
 
 t.test('a compat cache (legacy table first) parses to the same entries as a new one', { skip: skip ?? false }, async (t) => {
-  const root = buildTree();
+  const root = buildTree(t.testdir());
   const dirs = ['/usr/lib64', '/usr/lib', '/opt/vendor/lib'];
   const fresh = parseLdCache(readFileSync(buildLdCache(root, dirs, 'new')));
   const compatBytes = readFileSync(buildLdCache(root, dirs, 'compat'));
