@@ -6,7 +6,7 @@
  * happened before the agent started was already acted on (or not) back then.
  */
 import { constants } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode, describeError } from '../errors.js';
 import type { HostRoot } from '../host/host-root.js';
@@ -60,6 +60,7 @@ export class KmsgSource implements HealthSource {
   private timer: TimerHandle | null = null;
   /** Polls run one after another: two reads racing on one offset would report lines twice. */
   private queue: Promise<unknown> = Promise.resolve();
+  private lastFailure: string | null = null;
 
   constructor(private readonly opts: KmsgSourceOptions) {
     this.hostPath = opts.path ?? '/dev/kmsg';
@@ -105,10 +106,19 @@ export class KmsgSource implements HealthSource {
     this.timer = this.clock.setTimer(() => {
       this.timer = null;
       void this.pollOnce()
-        .catch((err: unknown) => {
-          this.log.warn({ err: describeError(err), path: this.hostPath }, 'kernel log read failed');
-          return false;
-        })
+        .then(
+          (more) => {
+            this.lastFailure = null;
+            return more;
+          },
+          (err: unknown) => {
+            // A lasting failure is logged when it starts or changes, not on every poll.
+            const msg = describeError(err);
+            if (msg !== this.lastFailure) this.log.warn({ err: msg, path: this.hostPath }, 'kernel log read failed');
+            this.lastFailure = msg;
+            return false;
+          },
+        )
         .then((more) => {
           if (this.emit !== null) this.schedule(more ? 0 : this.interval);
         });
@@ -164,7 +174,7 @@ export class KmsgSource implements HealthSource {
   }
 
   private async readFile(r: Extract<Reader, { kind: 'file' }>): Promise<boolean> {
-    const current = await stat(this.opts.host.path(this.resolvedPath)).catch(() => null);
+    const current = await lstat(this.opts.host.path(this.resolvedPath)).catch(() => null);
     if (current !== null && current.ino !== r.ino) {
       // Replaced (log rotation, simulated host rewritten): the new file is all news.
       await r.fh.close().catch(() => undefined);

@@ -87,6 +87,16 @@ t.test('a truncated or replaced file is read again from its start', async (t) =>
   t.same(h.signals, [xidSignal('GPU-1', 62)], 'after replacement');
 });
 
+t.test('a file swapped for a symlink is not followed', async (t) => {
+  const h = await fileHost(t, '');
+  await mkdir(h.tree.p('/etc'), { recursive: true });
+  await writeFile(h.tree.p('/etc/secret'), kernelXid(1, '0000:00:07', 79));
+  await rename(h.tree.p('/dev/kmsg'), h.tree.p('/dev/kmsg.old'));
+  await symlink('/etc/secret', h.tree.p('/dev/kmsg'));
+  await t.rejects(h.source.pollOnce(), { code: 'ELOOP' });
+  t.same(h.signals, []);
+});
+
 t.test('a flood is read in bounded slices, and every Xid still arrives', async (t) => {
   const h = await fileHost(t, '');
   const filler = '6,1,1,-;' + 'x'.repeat(200) + '\n';
