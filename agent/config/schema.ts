@@ -1,4 +1,7 @@
-import { absolutePath, boolean, duration, optionalString, section, string, type Infer } from './fields.js';
+import { Problem, absolutePath, boolean, custom, duration, optionalString, section, string, stringList, type Infer } from './fields.js';
+import { describeError } from '../errors.js';
+import { DEFAULT_NPU_PROFILE, validateNpuProfile, type NpuProfile } from '../vendors/hanguang/profile.js';
+import { NVIDIA_SOURCES } from '../vendors/nvidia/options.js';
 import { LOG_LEVELS } from '../log.js';
 
 /** The configuration file format version this agent reads. */
@@ -23,6 +26,27 @@ export const agentSchema = {
     nvmlLibrary: optionalString({ flag: 'nvml-library', doc: 'Host path of libnvidia-ml.so.1; found automatically when unset.' }),
     smiPath: absolutePath('/usr/bin/nvidia-smi', { doc: 'Host path of nvidia-smi, the first fallback when NVML fails.' }),
     smiTimeout: duration(5000, { minMs: 100, maxMs: 120_000, doc: 'How long nvidia-smi may take before it is killed.' }),
+    sources: stringList(NVIDIA_SOURCES, {
+      doc: 'Discovery sources to try, best first; leaving one out disables it.',
+      item: (s) => ((NVIDIA_SOURCES as readonly string[]).includes(s) ? s : new Problem(`expected one of ${NVIDIA_SOURCES.join(', ')}, got ${JSON.stringify(s)}`)),
+    }),
+  }),
+  npu: section('Hanguang NPUs, described by a vendor profile.', {
+    enabled: boolean(true, { doc: 'Discover NPUs.' }),
+    profile: custom<NpuProfile>(structuredClone(DEFAULT_NPU_PROFILE) as NpuProfile, { doc: 'PCI ids, nodes, libraries and names of the NPU stack; keys left out keep the default (an assumption, see docs).' }, (raw) => {
+      try {
+        return validateNpuProfile(raw, 'npu.profile');
+      } catch (err) {
+        return new Problem(describeError(err));
+      }
+    }),
+  }),
+  cdi: section('CDI spec generation.', {
+    hostPrefix: string('strip', {
+      flag: 'cdi-host-prefix',
+      pattern: /^(strip|root|\/.*)$/,
+      doc: 'Prefix for host paths in specs: strip (the runtime sees the host itself), root (the host root, for simulated hosts) or an absolute path.',
+    }),
   }),
 };
 

@@ -1,0 +1,76 @@
+import { stat } from 'node:fs/promises';
+import type { AgentConfig } from '../config/schema.js';
+import { describeError } from '../errors.js';
+import { generateCdiForConfig } from '../inject/cdi-from-config.js';
+import type { Logger } from '../log.js';
+import type { DeviceRegistry } from './device-registry.js';
+import type { Service } from './service.js';
+
+/**
+ * Keeps the CDI specs in the runtime's directory in step with the devices:
+ * written at start and again whenever devices come, go or change (a driver
+ * upgrade changes every device's driverVersion). Health changes alone do not
+ * rewrite specs: an unhealthy device keeps its spec, kubelet stops assigning it.
+ */
+export class CdiRefresher implements Service {
+  readonly name = 'cdi';
+  private unsubscribe: (() => void) | undefined;
+  private pending: Promise<void> = Promise.resolve();
+  private dirty = false;
+  enabled = false;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly registry: DeviceRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const dir = this.config.cdiDir;
+    if (!(await isDirectory(dir))) {
+      this.log.info({ cdiDir: dir }, 'CDI directory does not exist; CDI spec generation is off');
+      return;
+    }
+    this.enabled = true;
+    this.unsubscribe = this.registry.subscribe((e) => {
+      if (e.type !== 'health') this.schedule();
+    });
+    this.schedule();
+    await this.pending;
+  }
+
+  /** Coalesces bursts of changes into one regeneration after the current one. */
+  private schedule(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    this.pending = this.pending.then(async () => {
+      this.dirty = false;
+      try {
+        await generateCdiForConfig(this.config, this.log, {
+          outputDir: this.config.cdiDir,
+          inventory: { devices: this.registry.list(), drivers: this.registry.drivers() },
+        });
+      } catch (err) {
+        this.log.error({ reason: describeError(err) }, 'CDI spec generation failed; runtimes keep the previous specs');
+      }
+    });
+  }
+
+  /** Resolves once every scheduled regeneration has finished. */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.pending;
+  }
+}
+
+export async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,90 @@
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AgentClient } from '../api/client.js';
+import type { CliIO } from '../cli/io.js';
+import { formatDeviceList } from '../cli/format.js';
+import { resolveConfig } from '../config/load.js';
+import { AgentDaemon } from '../daemon/agent.js';
+import type { Logger } from '../log.js';
+import { simhostCreate } from '../simhost/command.js';
+
+export interface DemoOptions {
+  io: CliIO;
+  log: Logger;
+  /** Simulated host profile; vgn5i (one GRID P4-2Q vGPU) by default. */
+  profile?: string;
+  /** Leave the temporary directory behind for a look around. */
+  keep?: boolean;
+}
+
+/**
+ * `accel-agent demo`: everything the agent does, on a simulated host in a
+ * temporary directory, without any hardware; removes what it made on exit.
+ */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const { io } = options;
+  const say = (text: string) => io.stdout(text + '\n');
+  const work = await mkdtemp(path.join(tmpdir(), 'accel-demo-'));
+  const profile = options.profile ?? 'vgn5i';
+  let daemon: AgentDaemon | undefined;
+  try {
+    say(`== 1. a simulated ${profile} host in ${work}/host`);
+    const host = await simhostCreate({ profile, dir: path.join(work, 'host'), log: options.log });
+    say(`   ${host.description}; ${host.deviceNodes.real} real device nodes, ld.so.cache ${host.ldCache ? 'built by ldconfig' : 'missing'}`);
+
+    const cdiDir = path.join(work, 'cdi');
+    await mkdir(cdiDir);
+    const config = resolveConfig({
+      flags: {
+        'host-root': host.root,
+        socket: path.join(work, 'agent.sock'),
+        'cdi-dir': cdiDir,
+        'cdi-host-prefix': 'root',
+        'state-dir': path.join(work, 'state'),
+        'kubelet-dir': path.join(work, 'kubelet'),
+        'nfd-dir': path.join(work, 'nfd'),
+      },
+    });
+    say('\n== 2. the agent starts: discovery, CDI specs, local gRPC API');
+    daemon = new AgentDaemon(config, options.log);
+    await daemon.start();
+    await daemon.cdi.settled();
+
+    const client = new AgentClient({ socketPath: config.socket });
+    try {
+      say(`   accelctl --socket ${config.socket} devices`);
+      say(indent(formatDeviceList(await client.listDevices(), 'table')));
+    } finally {
+      client.close();
+    }
+
+    say('== 3. injection: CDI specs for container runtimes');
+    for (const file of (await readdir(cdiDir)).sort()) {
+      const spec = JSON.parse(await readFile(path.join(cdiDir, file), 'utf8')) as {
+        kind: string;
+        cdiVersion: string;
+        devices: { name: string }[];
+        containerEdits?: { mounts?: unknown[]; deviceNodes?: unknown[] };
+      };
+      say(`   ${file}: kind ${spec.kind}, cdiVersion ${spec.cdiVersion}`);
+      say(`     devices: ${spec.devices.map((d) => `${spec.kind}=${d.name}`).join(', ')}`);
+      say(`     shared: ${spec.containerEdits?.deviceNodes?.length ?? 0} control nodes, ${spec.containerEdits?.mounts?.length ?? 0} driver mounts (read-only, no hooks)`);
+    }
+    say(`   podman run --device ${'nvidia.com/gpu=0'} ... would now get the vGPU and its driver`);
+    return 0;
+  } finally {
+    await daemon?.stop();
+    if (options.keep) say(`\nleft ${work} in place`);
+    else await rm(work, { recursive: true, force: true });
+    say('\n== done: the agent stopped and the simulated host was removed');
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => '   ' + l)
+    .join('\n') + '\n';
+}
