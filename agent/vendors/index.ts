@@ -1,7 +1,7 @@
 import { createHanguangVendor } from './hanguang/vendor.js';
 import type { NpuProfile } from './hanguang/profile.js';
 import type { NvidiaOptions } from './nvidia/options.js';
-import { defaultNvmlAccess, type NvmlAccess } from './nvidia/source-nvml.js';
+import type { NvmlAccess } from './nvidia/source-nvml.js';
 import { createNvidiaVendor } from './nvidia/vendor.js';
 import type { Vendor } from './vendor.js';
 
@@ -16,7 +16,7 @@ export interface VendorsOptions {
 /** Every vendor the agent knows, configured; one line per vendor. */
 export function createVendors(options: VendorsOptions = {}): Vendor[] {
   const vendors: Vendor[] = [];
-  if (options.nvidia?.enabled !== false) vendors.push(createNvidiaVendor(options.nvidia ?? {}, { nvml: options.nvml ?? defaultNvmlAccess }));
+  if (options.nvidia?.enabled !== false) vendors.push(createNvidiaVendor(options.nvidia, options.nvml ? { nvml: options.nvml } : undefined));
   if (options.npu !== false) vendors.push(createHanguangVendor(options.npu));
   return vendors;
 }

@@ -1,18 +1,19 @@
 import { plainReason } from '../../discovery/reason.js';
 import { deviceNodeProblem, NO_NODE } from '../../discovery/device-node.js';
-import { scanPci } from '../../discovery/pci.js';
+import { scanPci, type PciFunction } from '../../discovery/pci.js';
 import type { SourceReport } from '../../model/device.js';
 import type { DiscoveryContext, Vendor, VendorDiscovery } from '../vendor.js';
 import { nvidiaLabels } from './labels.js';
 import { gpuDeviceNode, mergeNvidia, NVIDIA_CONTROL_NODES, NVIDIA_MAJOR } from './merge.js';
 import { resolveNvidiaOptions, type NvidiaOptions, type NvidiaSourceName } from './options.js';
-import { queryNvml, type NvmlAccess } from './source-nvml.js';
+import { defaultNvmlAccess, queryNvml, type NvmlAccess } from './source-nvml.js';
 import { queryProcfs, readProcDriverVersion } from './source-procfs.js';
 import { querySmi } from './source-smi.js';
 import { querySysfs } from './source-sysfs.js';
 import type { SourceAnswer } from './source.js';
 
 export interface NvidiaVendorDeps {
+  /** The native NVML addon by default; a stand-in in tests. */
   nvml: NvmlAccess;
 }
 
@@ -22,9 +23,9 @@ export interface NvidiaVendorDeps {
  * every source asked is recorded with why it did or did not answer. The
  * winner's GPUs are then completed from PCI sysfs (NUMA node) and /dev.
  */
-export function createNvidiaVendor(options: Partial<NvidiaOptions>, deps: NvidiaVendorDeps): Vendor {
+export function createNvidiaVendor(options: Partial<NvidiaOptions> = {}, deps: NvidiaVendorDeps = { nvml: defaultNvmlAccess }): Vendor {
   const opts = resolveNvidiaOptions(options);
-  const ask = (source: NvidiaSourceName, ctx: DiscoveryContext, pci: Parameters<typeof querySysfs>[0]): Promise<SourceAnswer> => {
+  const ask = (source: NvidiaSourceName, ctx: DiscoveryContext, pci: readonly PciFunction[]): Promise<SourceAnswer> => {
     switch (source) {
       case 'nvml':
         return queryNvml(ctx, opts.nvmlLibraryPath, deps.nvml);
