@@ -3,14 +3,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { nativeBuildDir } from '../../agent/package-root.js';
 import { simhostCreate } from '../../agent/simhost/command.js';
-import { tempRoot } from './sysfs-tree.js';
+import { mknodUnavailable, tempRoot } from './sysfs-tree.js';
 
-/** Why end-to-end tests cannot run here (the native stubs are not built), or false. */
+/** Why end-to-end tests cannot run here (native stubs not built, no mknod), or false. */
 export function simhostUnavailable(): string | false {
   for (const file of ['libnvidia-ml.so.1', 'nvidia-smi', 'accel_nvml.node']) {
     if (!existsSync(path.join(nativeBuildDir(), file))) return `build/native/${file} is missing: run scripts/build-native.sh`;
   }
-  return false;
+  // Without real nodes the hosts get placeholder files, which discovery rightly refuses.
+  return mknodUnavailable();
 }
 
 export async function simulatedHost(profile: 'vgn5i' | 'gn5' | 'ebman1' | 'empty' | 'gpu16', count?: number): Promise<string> {

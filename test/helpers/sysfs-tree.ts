@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 
 export async function tempRoot(prefix = 'discovery-'): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));
@@ -58,7 +59,28 @@ export async function pciFunction(root: string, f: FakeFunction): Promise<string
   return dir;
 }
 
-/** A char device node; mknod needs root, which the test suite runs as. */
+let mknodProbe: string | false | undefined;
+
+/**
+ * Why char device nodes cannot be made here (mknod needs root and a
+ * filesystem that allows device nodes), or false. Tests that need real
+ * nodes skip with this reason.
+ */
+export function mknodUnavailable(): string | false {
+  if (mknodProbe !== undefined) return mknodProbe;
+  const dir = mkdtempSync(path.join(tmpdir(), 'mknod-probe-'));
+  try {
+    execFileSync('mknod', [path.join(dir, 'probe'), 'c', '1', '3'], { stdio: 'ignore' });
+    mknodProbe = false;
+  } catch {
+    mknodProbe = 'cannot create char device nodes here (mknod needs root)';
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return mknodProbe;
+}
+
+/** A char device node; see mknodUnavailable. */
 export async function charDevice(root: string, hostPath: string, major: number, minor: number): Promise<void> {
   const file = path.join(root, hostPath);
   await mkdir(path.dirname(file), { recursive: true });
