@@ -7,9 +7,9 @@ import { collectHostFacts } from './host-facts.js';
 import { discoverInventory } from './inventory.js';
 
 /**
- * Discovery that lives as long as the daemon: the vendors (and so an open
- * NVML session) are made once and reused by every rescan, and host facts,
- * which do not change while the agent runs, are collected once.
+ * Discovery that lives as long as the daemon: the vendors are made once and
+ * reused by every rescan, and host facts, which do not change while the
+ * agent runs, are collected once.
  */
 export class Discoverer {
   readonly host: HostRoot;
