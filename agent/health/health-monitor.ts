@@ -46,6 +46,8 @@ export class HealthMonitor {
   private readonly policy: XidPolicy;
   private readonly watched = new Map<string, Watched>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Ends each running probe at once; stop uses them so a hung probe cannot hold shutdown. */
+  private readonly probeCancels = new Set<() => void>();
   private state: 'new' | 'running' | 'stopped' = 'new';
 
   constructor(private readonly config: HealthMonitorOptions) {
@@ -87,6 +89,7 @@ export class HealthMonitor {
       ),
     );
     for (const w of this.watched.values()) this.cancelTimer(w);
+    for (const cancel of this.probeCancels) cancel();
     await Promise.allSettled([...this.inflight]);
   }
 
@@ -172,8 +175,11 @@ export class HealthMonitor {
         if (settled) return;
         settled = true;
         this.clock.clearTimer(timer);
+        this.probeCancels.delete(cancel);
         resolve(r);
       };
+      const cancel = () => finish({ ok: false, detail: 'monitor stopped' });
+      this.probeCancels.add(cancel);
       const timer = this.clock.setTimer(
         () => finish({ ok: false, detail: `probe gave no answer within ${formatDuration(this.opts.probeTimeoutMs)}` }),
         this.opts.probeTimeoutMs,

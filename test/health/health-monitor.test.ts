@@ -262,6 +262,17 @@ t.test('stop stops the sources, drops later signals and leaves no timer behind',
   t.equal(changes.length, 1, 'nothing published after stop');
 });
 
+t.test('stop does not wait for a probe that hangs', async (t) => {
+  const { source, clock, monitor, probes } = await setup({ probeResult: () => new Promise<ProbeResult>(() => undefined) });
+  source.send(xid('gpu0', 79));
+  clock.advance(QUIET);
+  await settle();
+  t.equal(probes.length, 1, 'a probe is running');
+  await monitor.stop(); // would never return if it waited for the probe on the fake clock
+  t.equal(clock.pendingTimers, 0, 'the probe timeout timer is gone too');
+  t.equal(monitor.status()[0]!.health, 'Unhealthy');
+});
+
 t.test('invalid options are refused when the monitor is built', async (t) => {
   t.throws(() => new HealthMonitor({ devices: [], probe: async () => ({ ok: true, detail: '' }), onChange: () => undefined, options: { quietPeriodMs: -5 } }), {
     code: 'ACCEL_ERR_CONFIG_INVALID',
@@ -291,11 +302,14 @@ t.test('on a host tree: a GPU falling off the bus is out within one poll and bac
   await tree.removeFunction(gpu.pciBusId);
   clock.advance(500);
   await eventually(() => changes.length === 1);
+  // The round goes on after the signal; the next one is armed only when it ends.
+  await eventually(() => clock.pendingTimers === 1);
   t.match(changes[0], { id: gpu.id, to: 'Unhealthy', at: lostAt, reason: 'PCI function 0000:00:07.0 is gone from /sys/bus/pci/devices' });
 
   await tree.addFunction(gpu.pciBusId, '0x10de', 'nvidia');
   clock.advance(500);
   await eventually(() => changes.length === 2);
+  await eventually(() => clock.pendingTimers === 2); // next round and the recovery wake-up
   const backAt = clock.now();
   t.match(changes[1], { id: gpu.id, from: 'Unhealthy', to: 'Unhealthy', reason: /resolved/ });
 
