@@ -105,6 +105,9 @@ function nodeKey(node: string): string {
  */
 export async function unloadNvidiaDriver(root: string): Promise<void> {
   const manifest = await readManifest(root);
+  if (!(await exists(root, '/proc/driver/nvidia')) && !(await exists(root, '/sys/module/nvidia'))) {
+    throw new AccelError(ErrorCode.SIMHOST, `no NVIDIA driver is loaded on simulated host ${root} (profile ${manifest.profile})`);
+  }
   const host = new HostRoot(root);
   const stash = await Stash.begin(root, NVIDIA_DRIVER_KEY);
   for (const name of await listDir(root, '/sys/bus/pci/drivers/nvidia')) {

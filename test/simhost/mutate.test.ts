@@ -132,7 +132,7 @@ t.test('unloading the NVIDIA driver unbinds, removes its entries and makes NVML 
   );
   t.equal(failed?.code, 9, 'nvidia-smi exits 9 without a driver');
   t.match(failed?.stdout ?? '', /couldn't communicate with the NVIDIA driver/);
-  await t.rejects(unloadNvidiaDriver(root), /already in effect/);
+  await t.rejects(unloadNvidiaDriver(root), /no NVIDIA driver is loaded/, 'unloading twice is refused');
 
   await loadNvidiaDriver(root);
   t.same(await visibleTree(root), before, 'everything is back');
@@ -158,6 +158,8 @@ t.test('kernel log records continue the sequence and carry the kernel facility',
   await t.rejects(appendKmsg(root, 'two\nlines'), /one line/);
   await t.rejects(appendKmsg(root, 'x', { level: 8 }), /bad kmsg level/);
   await t.rejects(appendXid(root, 'not-an-address', 79), /not a PCI bus id/);
+  await t.rejects(unloadNvidiaDriver(root), /no NVIDIA driver is loaded/);
+  await t.rejects(loadNvidiaDriver(root), /no change driver-nvidia to restore/);
 });
 
 t.test('hwmon and sysfs attributes are rewritten in place, never outside /sys', needsNative, async (t) => {
