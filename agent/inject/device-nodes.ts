@@ -1,7 +1,8 @@
 import { lstat } from 'node:fs/promises';
 import { ErrorCode, isAccelError } from '../errors.js';
 import { isNotFound, type HostRoot } from '../host/host-root.js';
-import { nvidiaNodeNumbers, parseCharMajors, parseCharUevent, splitRdev, type NodeNumbers } from './device-numbers.js';
+import { splitDev } from '../discovery/device-node.js';
+import { nvidiaNodeNumbers, parseCharMajors, parseCharUevent, type NodeNumbers } from './device-numbers.js';
 import type { RefusedPath } from './driver-files.js';
 
 /**
@@ -50,7 +51,7 @@ export async function inspectDeviceNodes(host: HostRoot, paths: readonly string[
       continue;
     }
     if (st.isCharacterDevice() || st.isBlockDevice()) {
-      report.nodes.set(p, { path: p, source, type: st.isCharacterDevice() ? 'c' : 'b', ...splitRdev(st.rdev), origin: 'stat' });
+      report.nodes.set(p, { path: p, source, type: st.isCharacterDevice() ? 'c' : 'b', ...splitDev(st.rdev), origin: 'stat' });
       continue;
     }
     fallback ??= await loadFallback(host);

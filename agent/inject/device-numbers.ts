@@ -1,3 +1,5 @@
+import { NVIDIA_MAJOR } from '../vendors/nvidia/merge.js';
+
 /**
  * Where a device node's major and minor numbers come from when the node on
  * disk cannot say (a host tree where mknod was refused, a node that vanished
@@ -48,9 +50,6 @@ function toNumber(s: string | undefined): number | null {
   return Number(s);
 }
 
-/** The NVIDIA driver's fixed major for its GPU, control and modeset nodes. */
-export const NVIDIA_MAJOR = 195;
-
 /**
  * The numbers of an NVIDIA node from its name, as the driver assigns them:
  * `/dev/nvidia<N>` is 195:N, `nvidiactl` 195:255, `nvidia-modeset` 195:254,
@@ -73,11 +72,4 @@ export function nvidiaNodeNumbers(nodePath: string, charMajors: ReadonlyMap<stri
   const caps = charMajors.get('nvidia-caps');
   if (cap && caps !== undefined) return { major: caps, minor: Number(cap[1]) };
   return null;
-}
-
-/** Linux's dev_t encoding (glibc's gnu_dev_major/minor), for `stat().rdev`. */
-export function splitRdev(rdev: bigint): NodeNumbers {
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n));
-  return { major, minor };
 }

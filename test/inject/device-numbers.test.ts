@@ -1,5 +1,5 @@
 import t from 'tap';
-import { nvidiaNodeNumbers, parseCharMajors, parseCharUevent, splitRdev } from '../../agent/inject/device-numbers.js';
+import { nvidiaNodeNumbers, parseCharMajors, parseCharUevent } from '../../agent/inject/device-numbers.js';
 
 const PROC_DEVICES = `Character devices:
   1 mem
@@ -58,13 +58,4 @@ t.test('sysfs uevents give name and numbers; incomplete or hostile ones give nul
   t.equal(parseCharUevent('MAJOR=240\nMINOR=1\nDEVNAME=\n'), null);
   t.equal(parseCharUevent('MAJOR=240\nMINOR=1\nDEVNAME=../etc/shadow\n'), null);
   t.equal(parseCharUevent(''), null);
-});
-
-t.test('rdev splits into major and minor as glibc does', async (t) => {
-  t.same(splitRdev(BigInt((195 << 8) | 3)), { major: 195, minor: 3 });
-  // major 511, minor 300: minor's high bits move to bits 20+.
-  const dev = (BigInt(511 & 0xfff) << 8n) | BigInt(300 & 0xff) | (BigInt(300 & ~0xff) << 12n);
-  t.same(splitRdev(dev), { major: 511, minor: 300 });
-  const big = (BigInt(0x12345 & 0xfff) << 8n) | (BigInt(0x12345 & ~0xfff) << 32n) | BigInt(0x9abcd & 0xff) | (BigInt(0x9abcd & ~0xff) << 12n);
-  t.same(splitRdev(big), { major: 0x12345, minor: 0x9abcd });
 });
