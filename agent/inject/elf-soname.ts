@@ -16,13 +16,6 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
-export function bufferSource(data: Uint8Array): ByteSource {
-  return {
-    size: data.length,
-    read: async (offset, length) => data.subarray(offset, offset + length),
-  };
-}
-
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
 const DT_NULL = 0n;
@@ -58,10 +51,6 @@ export interface ElfInfo {
 
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
-
-export async function readElfSoname(src: ByteSource): Promise<string | null> {
-  return (await readElfInfo(src)).soname;
-}
 
 export async function readElfInfo(src: ByteSource): Promise<ElfInfo> {
   const ident = await readRange(src, 0, 20, 'ELF identification');

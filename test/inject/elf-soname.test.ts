@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { ErrorCode } from '../../agent/errors.js';
-import { EM_X86_64, bufferSource, readElfInfo, readElfSoname, type ByteSource } from '../../agent/inject/elf-soname.js';
+import { EM_X86_64, readElfInfo, type ByteSource } from '../../agent/inject/elf-soname.js';
 import { buildExecutable, buildSharedObject, missingTools } from '../helpers/native-libs.js';
 
 const malformed = { code: ErrorCode.HOST_PARSE };
-const soname = (bytes: Uint8Array) => readElfSoname(bufferSource(bytes));
+const bufferSource = (data: Uint8Array): ByteSource => ({ size: data.length, read: async (offset, length) => data.subarray(offset, offset + length) });
+const soname = async (bytes: Uint8Array) => (await readElfInfo(bufferSource(bytes))).soname;
 const skip = missingTools();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'accel-elf-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +61,7 @@ t.test('only small ranges of a large file are read', { skip: skip ?? false }, as
       return bytes.subarray(offset, offset + length);
     },
   };
-  t.equal(await readElfSoname(counting), 'libbig.so.1');
+  t.equal((await readElfInfo(counting)).soname, 'libbig.so.1');
   t.ok(total < 4096 + 1024, `read ${total} bytes`);
 });
 
@@ -206,5 +207,5 @@ t.test('an unterminated or empty soname is refused', async (t) => {
 t.test('a short read from the source is reported, not trusted', async (t) => {
   const bytes = synth();
   const lying: ByteSource = { size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + Math.max(0, length - 1)) };
-  await t.rejects(readElfSoname(lying), { ...malformed, message: /short read/ });
+  await t.rejects(readElfInfo(lying), { ...malformed, message: /short read/ });
 });
