@@ -27,7 +27,7 @@ import type { DriverFiles } from './driver-files.js';
 /**
  * Marks a spec as this agent's, so stale-spec removal never touches a file
  * another tool wrote. An env entry rather than an annotation because
- * annotations need cdiVersion 0.6.0, which podman 4.3 and containerd 1.6/1.7
+ * annotations need cdiVersion 0.6.0, which podman 4.3 and early containerd 1.7
  * refuse; the variable is inert inside the container.
  */
 export const OWNER_ENV = 'ACCEL_AGENT_CDI_GENERATOR=accel-agent';

@@ -2,7 +2,7 @@ import type { CdiSpec, ContainerEdits } from './container-edits.js';
 
 /**
  * The lowest `cdiVersion` a spec's fields allow. Runtimes refuse a version
- * they do not know (podman 4.3 and containerd 1.6/1.7 stop at 0.5.0) and a
+ * they do not know (podman 4.3 and early containerd 1.7 stop at 0.5.0) and a
  * version lower than the fields need, so the agent writes exactly this.
  *
  *   0.3.0  the oldest version consumers still accept
