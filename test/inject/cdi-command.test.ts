@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ErrorCode } from '../../agent/errors.js';
@@ -33,12 +33,19 @@ async function nvidiaDiscover(host: HostRoot): Promise<{ devices: Device[]; driv
   }
 }
 
+/** A simulated host removed when the test ends (the helper makes one temp dir per host). */
+async function simulated(t: Test, profile: 'gn5' | 'ebman1', count?: number): Promise<string> {
+  const root = await simulatedHost(profile, count);
+  t.teardown(() => rmSync(path.dirname(root), { recursive: true, force: true }));
+  return root;
+}
+
 function readSpec(file: string): CdiSpec {
   return JSON.parse(readFileSync(file, 'utf8')) as CdiSpec;
 }
 
 t.test('gn5 simulated host: one valid spec, every host path real and inside the tree', { skip: simSkip }, async (t) => {
-  const root = await simulatedHost('gn5');
+  const root = await simulated(t, 'gn5');
   const outputDir = path.join(t.testdir(), 'cdi');
   const lines: string[] = [];
   const result = await cdiGenerate({ hostRoot: root, outputDir, specHostPrefix: 'root', discover: nvidiaDiscover, npu: false, print: (l) => lines.push(l) });
@@ -82,7 +89,7 @@ t.test('gn5 simulated host: one valid spec, every host path real and inside the 
 });
 
 t.test('gn5 with the default prefix: host paths as the host itself sees them', { skip: simSkip }, async (t) => {
-  const root = await simulatedHost('gn5', 2);
+  const root = await simulated(t, 'gn5', 2);
   const outputDir = path.join(t.testdir(), 'cdi');
   const result = await cdiGenerate({ hostRoot: root, outputDir, discover: nvidiaDiscover, npu: false });
   t.equal(result.specHostPrefix, '');
@@ -92,7 +99,7 @@ t.test('gn5 with the default prefix: host paths as the host itself sees them', {
 });
 
 t.test('ebman1 simulated host: the NPU spec comes from the profile', { skip: simSkip }, async (t) => {
-  const root = await simulatedHost('ebman1', 2);
+  const root = await simulated(t, 'ebman1', 2);
   const outputDir = path.join(t.testdir(), 'cdi');
   const npus: Device[] = [0, 1].map((i) => ({
     ...gpu(i),
