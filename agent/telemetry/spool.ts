@@ -274,6 +274,26 @@ export class Spool {
     return out;
   }
 
+  /**
+   * The collector acknowledges numbers up to `seq` although this spool never
+   * wrote that far: a crash took records that had been sent before they were
+   * flushed (the `never` policy). Reusing those numbers would have the
+   * collector drop new records as duplicates, so the spool takes the
+   * acknowledgement as it is and continues after it.
+   */
+  advancePast(seq: number): Promise<void> {
+    return this.serial(async () => {
+      if (seq < this.nextSeq) return;
+      this.log.error({ from: this.nextSeq, to: seq }, 'collector holds sequence numbers this spool lost; continuing after them');
+      this.nextSeq = seq + 1;
+      if (this.fh && this.active().seqs.length > 0) await this.roll();
+      this.setDurable(this.newestSeq);
+      this.acked = seq;
+      this.priority = [];
+      await this.persistAckAndTrim();
+    });
+  }
+
   /** Flushes appended records to disk now, whatever the policy. */
   flush(): Promise<void> {
     return this.serial(() => this.syncActive());
@@ -515,14 +535,19 @@ export class Spool {
     const out: SeqRecord[] = [];
     for (let k = i; k < j; k++) {
       const seq = seg.seqs[k]!;
+      if (this.reportedCorrupt.has(seq)) continue;
       const res = decodeRecordAt(buf, seg.offsets[k]! - start);
       if (res.ok && res.record.seq === seq) out.push({ seq, type: res.record.type, payload: res.record.payload });
-      else this.reportCorrupt(seq, res.ok ? 'sequence number mismatch' : res.reason);
+      else this.reportDamaged(seq, res.ok ? 'sequence number mismatch' : res.reason);
     }
     return out;
   }
 
-  private reportCorrupt(seq: number, reason: string): void {
+  /**
+   * Declares a record unusable (its checksum failed, or its payload cannot be
+   * decoded): it will not be offered again and a gap record reports it.
+   */
+  reportDamaged(seq: number, reason: string): void {
     if (this.reportedCorrupt.has(seq) || seq <= this.acked) return;
     this.reportedCorrupt.add(seq);
     this.corrupt++;

@@ -69,8 +69,8 @@ export class SeriesDictionary {
   }
 
   seriesId(deviceId: string, metric: string): number {
-    const d = intern(this.deviceIndex, this.devices, deviceId);
-    const m = intern(this.metricIndex, this.metrics, metric);
+    const d = intern(this.deviceIndex, this.devices, deviceId, this.limits.maxNameBytes);
+    const m = intern(this.metricIndex, this.metrics, metric, this.limits.maxNameBytes);
     const key = `${d}:${m}`;
     let id = this.seriesIndex.get(key);
     if (id === undefined) {
@@ -79,6 +79,17 @@ export class SeriesDictionary {
       this.seriesIndex.set(key, id);
     }
     return id;
+  }
+
+  /**
+   * Remembers what the peer has been sent; calling the result forgets any
+   * definitions written since, for a frame that was encoded but never sent.
+   */
+  checkpoint(): () => void {
+    const saved = { ...this.sent };
+    return () => {
+      this.sent = saved;
+    };
   }
 
   /** Writes the entries created since the last call; the peer's dictionary applies them in order. */
@@ -114,9 +125,12 @@ export class SeriesDictionary {
   }
 }
 
-function intern(index: Map<string, number>, list: string[], name: string): number {
+/** New names are checked against the limit the peer's decoder enforces, so a frame is never refused over a name. */
+function intern(index: Map<string, number>, list: string[], name: string, maxBytes: number): number {
   let i = index.get(name);
   if (i === undefined) {
+    const bytes = Buffer.byteLength(name, 'utf8');
+    if (bytes === 0 || bytes > maxBytes) throw new AccelError(ErrorCode.PROTOCOL, `device and metric names must be 1-${maxBytes} bytes, got ${bytes}`);
     i = list.length;
     list.push(name);
     index.set(name, i);

@@ -327,3 +327,30 @@ t.test('options that cannot work are refused up front', async (t) => {
   const spool = await openSpool(t, dir);
   await t.rejects(spool.append(RecordType.EVENT, new Uint8Array(17 * 1024 * 1024)), { code: ErrorCode.SPOOL_IO });
 });
+
+t.test('advancing past numbers the collector holds keeps later appends out of their way', async (t) => {
+  const dir = await tempDir(t);
+  const spool = await openSpool(t, dir);
+  await appendMany(spool, 3, 'r');
+  await spool.advancePast(10);
+  t.equal(spool.ackedSeq, 10, 'the collector acknowledged them');
+  t.equal(await spool.append(RecordType.EVENT, enc('x')), 11);
+  await spool.advancePast(5);
+  t.equal(await spool.append(RecordType.EVENT, enc('y')), 12, 'advancing backwards does nothing');
+  await spool.close();
+  const again = await Spool.open({ dir, fsync: 'never' });
+  t.equal(again.newestSeq, 12, 'the jump survives a restart');
+  t.same((await readAll(again)).map((r) => r.seq), [11, 12], 'no gap is invented for the skipped numbers');
+  await again.close();
+});
+
+t.test('a record declared damaged is not offered again', async (t) => {
+  const dir = await tempDir(t);
+  const spool = await openSpool(t, dir);
+  await appendMany(spool, 3, 'r');
+  spool.reportDamaged(2, 'payload cannot be decoded');
+  await spool.flush();
+  const recs = await readAll(spool);
+  t.notOk(recs.some((r) => r.seq === 2));
+  t.ok(recs.some((r) => r.type === RecordType.GAP && decodeGap(r.payload).from === 2));
+});

@@ -353,3 +353,20 @@ t.test('a damaged spool payload is reported as spool corruption', async (t) => {
   t.throws(() => decodeSamplesPayload(payload.subarray(0, payload.length - 3)), { code: ErrorCode.SPOOL_CORRUPT });
   t.throws(() => decodeSamplesPayload(Uint8Array.from([2, 0])), { code: ErrorCode.SPOOL_CORRUPT, message: /version/ });
 });
+
+t.test('a frame encoded but not sent can be taken back so its definitions go out again', async (t) => {
+  const tx = new SeriesDictionary();
+  const rx = new SeriesDictionary();
+  const samples = gpuSampler(1, 2)(T0);
+  const undo = tx.checkpoint();
+  encodeDataFrame([{ seq: 1, type: RecordType.SAMPLES, samples }], tx);
+  undo();
+  const resent = encodeDataFrame([{ seq: 1, type: RecordType.SAMPLES, samples }], tx);
+  const out = decodeDataFrame(resent, rx);
+  t.equal(out.length, 1, 'the peer can decode the frame that was actually sent');
+});
+
+t.test('names the peer would refuse are refused when encoding', async (t) => {
+  t.throws(() => encodeSamplesPayload([{ ts: T0, deviceId: 'x'.repeat(300), metrics: { m: 1 } }]), { code: ErrorCode.PROTOCOL, message: /names/ });
+  t.throws(() => encodeSamplesPayload([{ ts: T0, deviceId: 'gpu', metrics: { '': 1 } }]), { code: ErrorCode.PROTOCOL });
+});
