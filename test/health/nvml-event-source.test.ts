@@ -1,7 +1,13 @@
 import t, { type Test } from 'tap';
 import { NvmlEventSource, type NvmlEvent, type NvmlEventSession } from '../../agent/health/nvml-event-source.js';
 import type { HealthSignal, HealthTarget } from '../../agent/health/signals.js';
-import { FakeClock, settle } from './fake-clock.js';
+import { appendFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readManifest } from '../../agent/simhost/manifest.js';
+import { formatNvmlEvent } from '../../agent/simhost/nvml-state.js';
+import { loadNvmlBinding } from '../../agent/vendors/nvidia/nvml-binding.js';
+import { simhostUnavailable, simulatedHost } from '../helpers/simulated-hosts.js';
+import { FakeClock, eventually, settle } from './fake-clock.js';
 
 const gpu0: HealthTarget = { id: 'GPU-0', vendor: 'nvidia', index: 0, uuid: 'GPU-0000', pciBusId: '0000:00:07.0', deviceNodes: [] };
 const gpu1: HealthTarget = { id: 'GPU-1', vendor: 'nvidia', index: 1, uuid: 'GPU-1111', pciBusId: '0000:00:08.0', deviceNodes: [] };
@@ -242,3 +248,36 @@ t.test('stop during the backoff wait returns at once', async (t) => {
   await settle();
   t.equal(nvml.opens.length, 1);
 });
+
+// ---- with the real NVML addon and the NVML stub of a simulated host ----
+
+const nvmlLoad = simhostUnavailable() === false ? loadNvmlBinding() : null;
+
+t.test(
+  'with the real addon: an Xid the simulated driver raises arrives as a signal',
+  { skip: nvmlLoad?.available ? false : `NVML addon or simulated hosts unavailable: ${simhostUnavailable() || (nvmlLoad && !nvmlLoad.available ? nvmlLoad.error.message : '')}` },
+  async (t) => {
+    if (!nvmlLoad?.available) return;
+    const root = await simulatedHost('gn5', 2);
+    t.teardown(() => rm(path.dirname(root), { recursive: true, force: true }));
+    const { binding } = nvmlLoad;
+    const manifest = await readManifest(root);
+    const lib = path.join(root, path.posix.dirname(manifest.nvml!.conf), 'libnvidia-ml.so.1');
+    const probe = await binding.open(lib);
+    const listed = await probe.devices();
+    await probe.shutdown();
+    const devices: HealthTarget[] = listed.map((d) => ({ id: d.uuid!, vendor: 'nvidia', index: d.index, uuid: d.uuid, pciBusId: '0000:00:00.0', deviceNodes: [] }));
+    const signals: HealthSignal[] = [];
+    const source = new NvmlEventSource({ openSession: () => binding.open(lib), devices, waitTimeoutMs: 200 });
+    await source.start((s) => signals.push(s));
+    t.teardown(() => source.stop());
+    t.equal(source.available, true);
+    await appendFile(path.join(root, manifest.nvml!.events), formatNvmlEvent(1, 'xid', 79) + formatNvmlEvent(0, 'ecc_double', 0));
+    await eventually(() => signals.length === 2);
+    t.same(signals, [
+      { type: 'event', deviceId: listed[1]!.uuid, event: { kind: 'xid', xid: 79 }, source: 'nvml' },
+      { type: 'event', deviceId: listed[0]!.uuid, event: { kind: 'ecc_double' }, source: 'nvml' },
+    ]);
+    await source.stop();
+  },
+);
