@@ -7,7 +7,6 @@ export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private discarding = false;
-  private dropped = 0;
 
   constructor(private readonly maxLineBytes: number) {}
 
@@ -27,16 +26,10 @@ export class LineSplitter {
     return lines;
   }
 
-  /** How many overlong lines were thrown away. */
-  get droppedLines(): number {
-    return this.dropped;
-  }
-
   private take(part: Buffer): void {
     if (this.discarding || part.length === 0) return;
     if (this.pendingBytes + part.length > this.maxLineBytes) {
       this.discarding = true;
-      this.dropped++;
       this.pending = [];
       this.pendingBytes = 0;
       return;
