@@ -236,12 +236,13 @@ function checkId(v: unknown, what: string): number | undefined {
   return v as number;
 }
 
-interface NodePlan {
+export interface NodePlan {
   device: OciDevice;
   rule: OciDeviceRule;
 }
 
-function planDeviceNode(edit: DeviceNodeEdit): NodePlan {
+/** The `linux.devices` entry and cgroup allow rule for one device node edit (validated). */
+export function ociDeviceFor(edit: DeviceNodeEdit): NodePlan {
   const where = `device node ${JSON.stringify(edit.path)}`;
   const p = containerPath(edit.path, where);
   if (edit.hostPath !== undefined) cleanAbsolutePath(edit.hostPath, `${where} hostPath`);
@@ -269,7 +270,8 @@ function planDeviceNode(edit: DeviceNodeEdit): NodePlan {
   return { device, rule: { allow: true, type: edit.type, major, minor, access } };
 }
 
-function planMount(edit: MountEdit): OciMount {
+/** The OCI bind mount for one mount edit (validated; the source is not resolved here). */
+export function ociMountFor(edit: MountEdit): OciMount {
   const where = `mount ${JSON.stringify(edit.containerPath)}`;
   const destination = containerPath(edit.containerPath, where);
   if (typeof edit.hostPath !== 'string' || !edit.hostPath.startsWith('/')) {
@@ -344,8 +346,8 @@ export function applyContainerEdits(config: OciConfig, edits: ContainerEdits, op
   validateOciConfig(config);
   const out = structuredClone(config);
 
-  const nodes = (edits.deviceNodes ?? []).map(planDeviceNode);
-  const mounts = (edits.mounts ?? []).map(planMount);
+  const nodes = (edits.deviceNodes ?? []).map(ociDeviceFor);
+  const mounts = (edits.mounts ?? []).map(ociMountFor);
   const env = edits.env ?? [];
   for (const e of env) if (typeof e !== 'string' || !ENV_RE.test(e)) throw editError(`env entry ${JSON.stringify(e)} is not KEY=VALUE`);
   const hooks = (edits.hooks ?? []).map((h) => planHook(h, options));

@@ -14,7 +14,7 @@ export interface LoadedSpecs {
   problems: SpecProblem[];
 }
 
-function isSpecFileName(name: string): boolean {
+export function isSpecFileName(name: string): boolean {
   // Dot files are the temporaries of writers that rename into place.
   return !name.startsWith('.') && /\.(json|ya?ml)$/.test(name);
 }

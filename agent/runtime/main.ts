@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describeError } from '../errors.js';
 import { findRunc } from './find-runc.js';
+import { refreshLauncherCache } from './launcher-cache.js';
 import { loadRuntimeOptions } from './load-runtime-options.js';
 import { prepareBundle } from './prepare-bundle.js';
 import { editsBundle, parseRuncArgs } from './runtime-args.js';
@@ -50,7 +51,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 
     const listenFds = Number.parseInt(env.LISTEN_FDS ?? '0', 10);
     const extraFds = (Number.isInteger(listenFds) && listenFds > 0 ? listenFds : 0) + args.preserveFds;
-    return await runRunc(runc, argv, { env: { ...env, [ACTIVE_MARKER]: '1' }, extraFds });
+    const status = runRunc(runc, argv, { env: { ...env, [ACTIVE_MARKER]: '1' }, extraFds });
+    // While runc works: bring the launcher's cache up to date so the next container skips Node.
+    const refreshed = refreshLauncherCache({ options: runtimeOptions, runc, env }).catch((err: unknown) => {
+      logToRuncFile(log, 'warning', `accel-runtime: launcher cache not refreshed: ${describeError(err)}`);
+    });
+    const [code] = await Promise.all([status, refreshed]);
+    return code;
   } catch (err) {
     reportError(log, `accel-runtime: ${describeError(err)}`);
     return 1;

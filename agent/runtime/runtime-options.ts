@@ -14,7 +14,10 @@ import { DEFAULT_CDI_SPEC_DIRS } from './cdi-load.js';
  * | cdiSpecDirs         | ACCEL_RUNTIME_CDI_DIRS (`:`-separated) | /etc/cdi, /var/run/cdi        |
  * | allowEnvSelection   | ACCEL_RUNTIME_ALLOW_ENV_SELECTION   | false                            |
  * | envSelectors        | (file only)                         | NVIDIA_VISIBLE_DEVICES → nvidia.com/gpu |
- * | launcherCacheDir    | ACCEL_RUNTIME_LAUNCHER_CACHE (empty: off) | /run/accel-agent/runtime-edits |
+ * | (environment only)  | ACCEL_RUNTIME_LAUNCHER_CACHE (empty: off) | /run/accel-agent/runtime-edits |
+ *
+ * The cache directory is environment-only because the native launcher reads
+ * no settings file and must look where the wrapper writes.
  */
 
 export const DEFAULT_RUNTIME_CONFIG_FILE = '/etc/accel-agent/runtime.yaml';
@@ -40,7 +43,7 @@ export interface RuntimeOptions {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const FILE_KEYS = new Set(['runc', 'cdiSpecDirs', 'allowEnvSelection', 'envSelectors', 'launcherCacheDir']);
+const FILE_KEYS = new Set(['runc', 'cdiSpecDirs', 'allowEnvSelection', 'envSelectors']);
 
 function bad(where: string, problem: string): AccelError {
   return new AccelError(ErrorCode.CONFIG_INVALID, `accel-runtime settings: ${where} ${problem}`, { details: { where } });
@@ -104,9 +107,6 @@ export function parseRuntimeOptions(file: unknown, env: Env): RuntimeOptions {
     }
     if (f.allowEnvSelection !== undefined) opts.allowEnvSelection = bool(f.allowEnvSelection, 'allowEnvSelection');
     if (f.envSelectors !== undefined) opts.envSelectors = selectors(f.envSelectors);
-    if (f.launcherCacheDir !== undefined) {
-      opts.launcherCacheDir = f.launcherCacheDir === null ? null : absolute(f.launcherCacheDir, 'launcherCacheDir');
-    }
   }
   const runc = env[RUNTIME_ENV.runc];
   if (runc !== undefined) opts.runc = runcPath(runc, RUNTIME_ENV.runc);

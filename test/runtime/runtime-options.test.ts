@@ -18,10 +18,9 @@ t.test('the file sets everything and the environment wins over it', async (t) =>
     cdiSpecDirs: ['/etc/cdi'],
     allowEnvSelection: true,
     envSelectors: [{ variable: 'ACCEL_NPU_VISIBLE', kind: 'alibaba.com/npu' }],
-    launcherCacheDir: null,
   };
   const fromFile = parseRuntimeOptions(file, {});
-  t.same(fromFile, { ...file, launcherCacheDir: null });
+  t.same(fromFile, { ...file, launcherCacheDir: '/run/accel-agent/runtime-edits' });
   const overridden = parseRuntimeOptions(file, {
     ACCEL_RUNTIME_RUNC: '/opt/runc',
     ACCEL_RUNTIME_CDI_DIRS: '/a::/b',
@@ -49,7 +48,7 @@ t.test('bad settings are refused, naming the setting', async (t) => {
     [{ envSelectors: [null] }, {}, /envSelectors\[0\]/],
     [{ envSelectors: [{ variable: 'A=B', kind: 'nvidia.com/gpu' }] }, {}, /envSelectors\[0\]\.variable/],
     [{ envSelectors: [{ variable: 'A', kind: 'gpu' }] }, {}, /envSelectors\[0\]\.kind/],
-    [{ launcherCacheDir: 'run' }, {}, /launcherCacheDir/],
+    [{ launcherCacheDir: '/run/x' }, {}, /launcherCacheDir is not a known setting/],
     [null, { ACCEL_RUNTIME_CDI_DIRS: 'relative' }, /ACCEL_RUNTIME_CDI_DIRS/],
     [null, { ACCEL_RUNTIME_ALLOW_ENV_SELECTION: 'yes please' }, /ACCEL_RUNTIME_ALLOW_ENV_SELECTION/],
     [null, { ACCEL_RUNTIME_RUNC: './runc' }, /ACCEL_RUNTIME_RUNC/],
