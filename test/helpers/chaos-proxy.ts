@@ -15,6 +15,8 @@ export interface ChaosProxyOptions {
 }
 
 export type Fault = 'drop' | 'stall' | 'delay' | 'lose-chunk';
+/** `upstream` is client to target. */
+export type Direction = 'upstream' | 'downstream' | 'any';
 
 interface Pair {
   client: net.Socket;
@@ -26,7 +28,7 @@ export class ChaosProxy {
   private stalled = false;
   private delayMs = 0;
   private refusing = false;
-  private loseNext = false;
+  private lose: { direction: Direction; minBytes: number } | null = null;
   private randomTimer: NodeJS.Timeout | null = null;
   private readonly lifetime: NodeJS.Timeout;
   readonly counts = { connections: 0, drops: 0, stalls: 0, delays: 0, lostChunks: 0 };
@@ -93,9 +95,9 @@ export class ChaosProxy {
     this.refusing = on;
   }
 
-  /** The next chunk in either direction is thrown away. */
-  loseChunk(): void {
-    this.loseNext = true;
+  /** The next chunk of at least `minBytes` going `direction` is thrown away. */
+  loseChunk(direction: Direction = 'any', minBytes = 0): void {
+    this.lose = { direction, minBytes };
   }
 
   /** Injects a random fault every `everyMs` (seeded), each lasting up to `maxFaultMs`. */
@@ -125,7 +127,7 @@ export class ChaosProxy {
     this.randomTimer = null;
     this.stall(false);
     this.delay(0);
-    this.loseNext = false;
+    this.lose = null;
   }
 
   async close(): Promise<void> {
@@ -153,19 +155,20 @@ export class ChaosProxy {
     };
     client.on('close', end);
     upstream.on('close', end);
-    this.forward(client, upstream);
-    this.forward(upstream, client);
+    this.forward(client, upstream, 'upstream');
+    this.forward(upstream, client, 'downstream');
     if (this.stalled) {
       client.pause();
       upstream.pause();
     }
   }
 
-  private forward(from: net.Socket, to: net.Socket): void {
+  private forward(from: net.Socket, to: net.Socket, direction: Direction): void {
     let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
-      if (this.loseNext) {
-        this.loseNext = false;
+      const lose = this.lose;
+      if (lose && (lose.direction === 'any' || lose.direction === direction) && chunk.length >= lose.minBytes) {
+        this.lose = null;
         return;
       }
       const wait = this.delayMs;

@@ -211,16 +211,16 @@ t.test('a stalled connection is detected by missed pongs and replaced', async (t
   t.same(streamOf(r.collector, r.spool.epoch).stored.list(), [[1, 10]]);
 });
 
-t.test('a chunk lost mid-stream garbles framing; the connection is replaced and nothing is lost', async (t) => {
+t.test('a data frame lost on the way is noticed (no acknowledgement progress) and sent again', async (t) => {
   const r = await rig(t);
   const proxy = await ChaosProxy.start({ targetPort: r.collector.address.port });
   t.teardown(() => proxy.close());
   const client = r.client({ url: `ws://127.0.0.1:${proxy.port}/v1/telemetry`, pingIntervalMs: 150, ackTimeoutMs: 1000, handshakeTimeoutMs: 1000 });
   await appendSamples(r.spool, 5);
   await drained(r);
-  proxy.loseChunk();
+  proxy.loseChunk('upstream', 64);
   await appendSamples(r.spool, 30);
-  await drained(r, 'delivery after the lost chunk');
+  await drained(r, 'delivery after the lost frame');
   t.ok(client.status().connections >= 2, 'a new connection was needed');
   const s = streamOf(r.collector, r.spool.epoch);
   t.same(s.stored.list(), [[1, 35]]);
