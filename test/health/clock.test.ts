@@ -3,6 +3,9 @@ import { sleep, systemClock } from '../../agent/health/clock.js';
 import { FakeClock } from './fake-clock.js';
 
 t.test('the system clock tells epoch milliseconds and runs timers, which can be cancelled', async (t) => {
+  // Its timers are unref'd (they never keep the agent alive on their own), so the test holds the process open.
+  const keepAlive = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(keepAlive));
   const before = Date.now();
   t.ok(systemClock.now() >= before);
   const fired = await new Promise<boolean>((resolve) => {
