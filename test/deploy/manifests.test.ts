@@ -314,3 +314,19 @@ t.test('the RuntimeClass names the accel-runtime handler', async (t) => {
   const rc = only('runtimeclass.yaml', 'RuntimeClass') as K8sObject & { handler: string };
   t.equal(rc.handler, 'accel-runtime');
 });
+
+t.test('kubectl kustomize renders the set with the DaemonSet in the agent namespace', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const probe = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    t.skip('kubectl is not installed; kustomize rendering not checked');
+    return;
+  }
+  const out = spawnSync('kubectl', ['kustomize', DEPLOY], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(out.status, 0, out.stderr);
+  const rendered = parseAllDocuments(out.stdout).map((d) => d.toJS() as K8sObject);
+  t.same(rendered.map((o) => o.kind).sort(), ['ConfigMap', 'DaemonSet', 'Namespace', 'ResourceQuota', 'ServiceAccount']);
+  const ds = rendered.find((o) => o.kind === 'DaemonSet') as typeof daemonSet;
+  t.equal(ds.metadata.namespace, 'accel-agent');
+  t.equal(ds.spec.template.spec.containers[0]!.image, `accel-agent:${packageVersion()}`);
+});
