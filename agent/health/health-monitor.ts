@@ -50,7 +50,7 @@ export class HealthMonitor {
   private readonly probeCancels = new Set<() => void>();
   private state: 'new' | 'running' | 'stopped' = 'new';
 
-  constructor(private readonly config: HealthMonitorOptions) {
+  constructor(private config: HealthMonitorOptions) {
     this.opts = resolveHealthOptions(config.options);
     this.clock = config.clock ?? systemClock;
     this.log = config.log ?? silentLogger;
@@ -63,10 +63,13 @@ export class HealthMonitor {
 
   /** Starts every source; one that cannot start is reported, the others run regardless. */
   async start(): Promise<StartReport> {
-    const report: StartReport = { started: [], failed: [] };
-    if (this.state !== 'new') return report;
+    if (this.state !== 'new') return { started: [], failed: [] };
     this.state = 'running';
-    const sources = this.config.sources ?? [];
+    return this.startSources(this.config.sources ?? []);
+  }
+
+  private async startSources(sources: readonly HealthSource[]): Promise<StartReport> {
+    const report: StartReport = { started: [], failed: [] };
     const results = await Promise.allSettled(sources.map((s) => s.start(this.signal)));
     results.forEach((r, i) => {
       const name = sources[i]!.name;
@@ -80,17 +83,46 @@ export class HealthMonitor {
     return report;
   }
 
+  /**
+   * Follows a changed device set (hot-plug, rescans) without forgetting what
+   * it knows: devices that remain keep their state machines, quiet periods and
+   * flap history; new devices start Healthy; removed ones are dropped. The
+   * sources and probe, which are built for a device list, are swapped.
+   */
+  async reconfigure(next: Pick<HealthMonitorOptions, 'devices' | 'sources' | 'probe'>): Promise<StartReport> {
+    const previous = this.config.sources ?? [];
+    const wasRunning = this.state === 'running';
+    if (wasRunning) await this.stopSources(previous);
+    this.config = { ...this.config, ...next };
+    const keep = new Set(next.devices.map((d) => d.id));
+    for (const [id, w] of this.watched) {
+      if (keep.has(id)) continue;
+      this.cancelTimer(w);
+      this.watched.delete(id);
+    }
+    const now = this.clock.now();
+    for (const d of next.devices) {
+      if (!this.watched.has(d.id)) this.watched.set(d.id, { machine: new DeviceHealth(d.id, this.opts, now), timer: null, probing: false });
+    }
+    if (!wasRunning) return { started: [], failed: [] };
+    return this.startSources(next.sources ?? []);
+  }
+
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    await Promise.allSettled(
-      (this.config.sources ?? []).map((s) =>
-        s.stop().catch((err: unknown) => this.log.warn({ source: s.name, err: describeError(err) }, 'health source did not stop cleanly')),
-      ),
-    );
+    await this.stopSources(this.config.sources ?? []);
     for (const w of this.watched.values()) this.cancelTimer(w);
     for (const cancel of this.probeCancels) cancel();
     await Promise.allSettled([...this.inflight]);
+  }
+
+  private async stopSources(sources: readonly HealthSource[]): Promise<void> {
+    await Promise.allSettled(
+      sources.map((s) =>
+        s.stop().catch((err: unknown) => this.log.warn({ source: s.name, err: describeError(err) }, 'health source did not stop cleanly')),
+      ),
+    );
   }
 
   status(): DeviceHealthStatus[] {

@@ -319,3 +319,23 @@ t.test('on a host tree: a GPU falling off the bus is out within one poll and bac
   t.ok(changes[2]!.at >= backAt + QUIET, 'not before the quiet period');
   t.same(monitor.status().map((s) => s.health), ['Healthy', 'Healthy']);
 });
+
+t.test('reconfigure keeps the state of devices that remain and swaps the sources', async (t) => {
+  const { source, changes, clock, monitor } = await setup();
+  source.send(xid('gpu0', 79));
+  const next = new FakeSource('next');
+  const report = await monitor.reconfigure({ devices: [{ id: 'gpu0' }, { id: 'gpu2' }], sources: [next], probe: async () => ({ ok: true, detail: 'answers' }) });
+  t.same(report.started, ['next']);
+  t.equal(source.stopped, 1, 'the old source is stopped');
+  const byId = new Map(monitor.status().map((s) => [s.id, s.health]));
+  t.equal(byId.get('gpu0'), 'Unhealthy', 'a rescan does not wash away an Xid');
+  t.equal(byId.get('gpu2'), 'Healthy', 'a new device starts healthy');
+  t.notOk(byId.has('gpu1'), 'a removed device is forgotten');
+  next.send(xid('gpu2', 48));
+  t.match(changes.at(-1), { id: 'gpu2', to: 'Unhealthy' }, 'the new source reaches the monitor');
+  clock.advance(QUIET + 1);
+  await eventually(() => monitor.status().find((s) => s.id === 'gpu0')?.health === 'Healthy');
+  t.pass('the quiet period begun before the change still ends in recovery');
+  await monitor.stop();
+  t.equal(next.stopped, 1);
+});
