@@ -1,17 +1,12 @@
-import { AccelError, ErrorCode, describeError } from '../../errors.js';
+import { describeError } from '../../errors.js';
 import { canonicalPciBusId } from '../../model/device.js';
 import type { DiscoveryContext } from '../vendor.js';
-import { loadNvmlBinding, type NvmlBindingLoad, type NvmlDeviceInfo } from './nvml-binding.js';
-import { findNvmlLibrary, NVML_SONAME } from './nvml-library-path.js';
+import type { NvmlDeviceInfo } from './nvml-binding.js';
+import { openHostNvml, type NvmlAccess } from './nvml-session.js';
 import { countGpus, type NvidiaGpu, type SourceAnswer } from './source.js';
 import { virtualizationModeOf } from './virtualization.js';
 
-/** How the vendor reaches the native NVML addon; tests stand in for it. */
-export interface NvmlAccess {
-  load(): NvmlBindingLoad;
-}
-
-export const defaultNvmlAccess: NvmlAccess = { load: () => loadNvmlBinding() };
+export { defaultNvmlAccess, type NvmlAccess } from './nvml-session.js';
 
 const MIB = 1024 * 1024;
 const GPU_UUID = /^GPU-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/;
@@ -23,15 +18,7 @@ const GPU_UUID = /^GPU-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/;
  * in the addon.
  */
 export async function queryNvml(ctx: DiscoveryContext, libraryPath: string | null, access: NvmlAccess): Promise<SourceAnswer> {
-  const lookup = await findNvmlLibrary(ctx.host, libraryPath === null ? {} : { candidates: [libraryPath], libraryDirs: [] });
-  const refusals = lookup.refused.map((r) => `${r.candidate} refused: ${r.reason}`);
-  if (lookup.found === null) {
-    const what = libraryPath ?? NVML_SONAME;
-    throw new AccelError(ErrorCode.NVML_UNAVAILABLE, [`${what} not found on the host`, ...refusals].join('; '));
-  }
-  const load = access.load();
-  if (!load.available) throw load.error;
-  const session = await load.binding.open(lookup.found.agentPath);
+  const { session, hostPath, refusals } = await openHostNvml(ctx.host, libraryPath, access);
   let records: NvmlDeviceInfo[];
   try {
     records = await session.devices();
@@ -49,7 +36,7 @@ export async function queryNvml(ctx: DiscoveryContext, libraryPath: string | nul
   return {
     driverVersion: session.driverVersion,
     gpus,
-    detail: `NVML ${session.nvmlVersion ?? '(version unknown)'} via ${lookup.found.hostPath}: ${countGpus(gpus.length)}`,
+    detail: `NVML ${session.nvmlVersion ?? '(version unknown)'} via ${hostPath}: ${countGpus(gpus.length)}`,
     warnings,
   };
 }
