@@ -7,7 +7,7 @@
  * a periodic stat of both paths backs it up.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -45,8 +45,9 @@ export async function socketIdentity(socketPath: string): Promise<SocketIdentity
 export async function snapshotDir(dir: string, pluginSocketName: string): Promise<DirSnapshot> {
   let dirId: string | null = null;
   try {
-    const st = await lstat(dir);
-    // A symlink in place of the directory is not followed: the plugin serves only in the real one.
+    // The directory itself may be a link (operators move kubelet's state to another disk);
+    // the sockets in it are never followed.
+    const st = await stat(dir);
     if (st.isDirectory()) dirId = `${st.dev}:${st.ino}`;
   } catch {
     dirId = null;

@@ -60,7 +60,7 @@ export class PluginManager implements Service {
     }
     this.#running = true;
     this.#unsubscribe = this.#options.devices.subscribe((event) => {
-      if (event.type === 'added' || event.type === 'updated') this.#startWanted();
+      if (event.type === 'added') this.#startWanted();
     });
     this.#startWanted();
     await this.settled();

@@ -8,6 +8,7 @@
  * moment a ListAndWatch stream ends, so ending it first would make capacity
  * flicker.
  */
+import path from 'node:path';
 import { Server, ServerCredentials, status as grpcStatus, type ServerErrorResponse, type ServerWritableStream } from '@grpc/grpc-js';
 import { discardPlan, prepareSocket, publishSocket, removeSocket } from '../api/socket-file.js';
 import type { DeviceRegistry, RegistryEvent } from '../daemon/device-registry.js';
@@ -105,7 +106,7 @@ export class PluginServer implements Service {
     this.resource = options.resource;
     this.name = `device-plugin ${options.resource.resourceName}`;
     this.socketName = pluginSocketName(options.resource.resourceName);
-    this.socketPath = `${options.kubeletDir.replace(/\/+$/, '')}/${this.socketName}`;
+    this.socketPath = path.join(options.kubeletDir, this.socketName);
     this.#logger = (options.logger ?? silentLogger).child({ resource: options.resource.resourceName });
     this.#watch = new KubeletWatch({
       dir: options.kubeletDir,

@@ -42,7 +42,7 @@ function watchDir(t: Test, dir: string, pollIntervalMs: number, onChange?: (s: D
   return { watch, seen, until };
 }
 
-t.test('snapshots see only real sockets, without following links', async (t) => {
+t.test('snapshots see only real sockets, never through links', async (t) => {
   const dir = await pluginDir(t);
   t.same(await snapshotDir(path.join(dir, 'missing'), PLUGIN), EMPTY_SNAPSHOT);
   const empty = await snapshotDir(dir, PLUGIN);
@@ -61,7 +61,9 @@ t.test('snapshots see only real sockets, without following links', async (t) => 
   await unlink(path.join(dir, 'kubelet.sock'));
 
   await symlink(dir, path.join(elsewhere, 'link'));
-  t.same(await snapshotDir(path.join(elsewhere, 'link'), PLUGIN), EMPTY_SNAPSHOT, 'a link in place of the directory is not followed');
+  t.equal((await snapshotDir(path.join(elsewhere, 'link'), PLUGIN)).dir, empty.dir, 'a relocated kubelet directory is followed to the real one');
+  await writeFile(path.join(elsewhere, 'file'), '');
+  t.same(await snapshotDir(path.join(elsewhere, 'file'), PLUGIN), EMPTY_SNAPSHOT, 'a file is no directory');
 
   await listen(t, path.join(dir, PLUGIN));
   const withPlugin = await snapshotDir(dir, PLUGIN);

@@ -1,4 +1,5 @@
-import { lstat, readFile, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
@@ -305,4 +306,17 @@ t.test('start replaces a stale socket of a crashed plugin but refuses a regular 
   const other = new PluginServer({ resource: settings.resources[0]!, kubeletDir: dir, strategies: ['cdi'], devices: registry });
   await t.rejects(other.start(), { code: ErrorCode.PLUGIN_REGISTER, message: /cannot serve nvidia.com\/gpu/ });
   t.equal(await readFile(plugin.socketPath, 'utf8'), 'not a socket', 'the file is left alone');
+});
+
+t.test('the whole directory removed and made again: waits for it, then serves and registers anew', async (t) => {
+  const { sim, plugin, dir } = await registered(t);
+  await sim.stop();
+  await rm(dir, { recursive: true, force: true });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.notOk(existsSync(dir), 'the plugin does not create kubelet\'s directory itself');
+  await mkdir(dir);
+  const again = await startKubelet(t, dir);
+  await again.waitForRegistration((r) => r.request.resourceName === GPU, 5000);
+  t.ok((await lstat(plugin.socketPath)).isSocket());
+  await again.waitForList(GPU, (l) => l.length === 4);
 });
