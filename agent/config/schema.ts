@@ -1,4 +1,5 @@
-import { Problem, absolutePath, boolean, custom, duration, optionalString, section, string, stringList, type Infer } from './fields.js';
+import { Problem, absolutePath, boolean, custom, duration, integer, integerList, optionalString, section, string, stringList, type Infer } from './fields.js';
+import { DEFAULT_HEALTH_OPTIONS, DEFAULT_IGNORED_XIDS } from '../health/options.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_NPU_PROFILE, validateNpuProfile, type NpuProfile } from '../vendors/hanguang/profile.js';
 import { NVIDIA_SOURCES } from '../vendors/nvidia/options.js';
@@ -40,6 +41,19 @@ export const agentSchema = {
         return new Problem(describeError(err));
       }
     }),
+  }),
+  health: section('Device health monitoring and recovery (docs/health.md).', {
+    quietPeriod: duration(DEFAULT_HEALTH_OPTIONS.quietPeriodMs, {
+      flag: 'health-quiet-period',
+      minMs: 1000,
+      doc: 'How long an unhealthy device must stay quiet (and pass a probe) before it is healthy again.',
+    }),
+    maxQuietPeriod: duration(DEFAULT_HEALTH_OPTIONS.maxQuietPeriodMs, { minMs: 1000, doc: 'Cap of the quiet period once flapping has doubled it.' }),
+    ignoredXids: integerList(DEFAULT_IGNORED_XIDS, { min: 0, max: 0xffff, doc: 'Xids caused by applications, not the device; replaces the default list.' }),
+    fatalXids: integerList([], { min: 0, max: 0xffff, doc: 'Xids always treated as critical.' }),
+    temperatureLimit: integer(0, { min: 0, max: 150, doc: 'Degrees Celsius above which a device is unhealthy; 0 turns the check off.' }),
+    pollInterval: duration(DEFAULT_HEALTH_OPTIONS.pollIntervalMs, { minMs: 100, maxMs: 60_000, doc: 'Interval of presence checks and kernel log polling.' }),
+    kmsg: string(DEFAULT_HEALTH_OPTIONS.kmsg, { oneOf: ['auto', 'on', 'off'], doc: 'Read Xids from the kernel log: auto (when NVML events are unavailable), on, off.' }),
   }),
   cdi: section('CDI spec generation.', {
     hostPrefix: string('strip', {

@@ -5,6 +5,7 @@ import { Discoverer } from '../discovery/discoverer.js';
 import type { Logger } from '../log.js';
 import { CdiRefresher } from './cdi-refresher.js';
 import { DeviceRegistry } from './device-registry.js';
+import { HealthService } from './health-service.js';
 import { Rescanner } from './rescanner.js';
 import { ServiceGroup, type Service } from './service.js';
 
@@ -19,6 +20,7 @@ export class AgentDaemon {
   readonly rescanner: Rescanner;
   readonly cdi: CdiRefresher;
   readonly api: ApiServer;
+  readonly health: HealthService;
   private readonly group: ServiceGroup;
 
   constructor(
@@ -29,6 +31,7 @@ export class AgentDaemon {
     this.discoverer = new Discoverer(config.hostRoot, { nvidia: nvidiaOptions(config), npu: npuProfile(config) }, log.child({ component: 'discovery' }));
     this.rescanner = new Rescanner(this.discoverer, this.registry, config.rescanInterval, log.child({ component: 'rescan' }));
     this.cdi = new CdiRefresher(config, this.registry, log.child({ component: 'cdi' }));
+    this.health = new HealthService(config, this.discoverer.host, this.registry, log.child({ component: 'health' }));
     this.api = new ApiServer({ registry: this.registry, socketPath: config.socket, logger: log.child({ component: 'api' }) });
     this.group = new ServiceGroup(log);
   }
@@ -36,7 +39,7 @@ export class AgentDaemon {
   async start(): Promise<void> {
     await this.rescanner.scanNow();
     const discovery: Service = { name: 'discovery', start: async () => {}, stop: () => this.discoverer.close() };
-    await this.group.start([discovery, this.cdi, this.api, this.rescanner]);
+    await this.group.start([discovery, this.health, this.cdi, this.api, this.rescanner]);
     this.log.info(
       { devices: this.registry.list().map((d) => `${d.vendor}/${d.kind}/${d.id}`), socket: this.api.socketPath },
       'agent running',
