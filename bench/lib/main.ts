@@ -1,0 +1,13 @@
+/**
+ * A benchmark's entry point: runs `body` with the command-line arguments and
+ * turns a failure into one line on stderr and exit status 1, which the
+ * runner reports.
+ */
+export async function benchMain(name: string, body: (argv: string[]) => Promise<void>): Promise<void> {
+  try {
+    await body(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
