@@ -1,9 +1,10 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync as run } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeBuildDir } from '../../agent/package-root.js';
+import { nativeBuildDir, packageRoot } from '../../agent/package-root.js';
 import type { OciConfig } from '../../agent/inject/oci-edit.js';
 import {
   buildRootfs,
@@ -43,6 +44,7 @@ t.before(async () => {
   runtime = buildRuntime();
   sim = await simulatedGpuHost(work);
   stateRoot = path.join(work, 'runc-state');
+  writeFileSync(path.join(work, 'settings.json'), '{}');
 });
 
 t.teardown(() => {
@@ -74,6 +76,7 @@ function freshRootfs(): string {
 function runContainer(
   options: { args?: string[]; annotations?: Record<string, string>; env?: string[]; nvmlState?: boolean; rootfs?: string },
   runtimeEnv: Record<string, string> = {},
+  program: string = runtime.entry,
 ): Run {
   const bundle = path.join(work, `bundle-${++seq}`);
   makeBundle(bundle, options.rootfs ?? freshRootfs(), {
@@ -83,14 +86,12 @@ function runContainer(
     ...(options.nvmlState ? { mounts: [nvmlStateMount(sim.root)] } : {}),
   });
   const configBefore = readFileSync(path.join(bundle, 'config.json'));
-  const settings = path.join(work, 'settings.json');
-  writeFileSync(settings, '{}');
-  const r = spawnSync(runtime.entry, ['--root', stateRoot, 'run', '--bundle', bundle, `accel-e2e-${process.pid}-${seq}`], {
+  const r = spawnSync(program, ['--root', stateRoot, 'run', '--bundle', bundle, `accel-e2e-${process.pid}-${seq}`], {
     encoding: 'utf8',
     timeout: 120_000,
     env: {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      ACCEL_RUNTIME_CONFIG: settings,
+      ACCEL_RUNTIME_CONFIG: path.join(work, 'settings.json'),
       ACCEL_RUNTIME_CDI_DIRS: sim.cdiDir,
       ACCEL_RUNTIME_LAUNCHER_CACHE: '',
       ...runtimeEnv,
@@ -183,4 +184,25 @@ t.test('a spec pointing into a rootfs is refused with real runc too', { skip }, 
   t.equal(r.status, 1);
   t.match(r.stderr, /resolves into the container's root filesystem/);
   t.ok(readFileSync(path.join(r.bundle, 'config.json')).equals(r.configBefore));
+});
+
+t.test('the native launcher, from the cache the wrapper keeps, gives a real container the same devices', { skip }, async (t) => {
+  const out = path.join(work, 'launcher');
+  execFileSync('bash', [path.join(packageRoot(), 'native-bindings/accel-runtime-launcher/build.sh'), out], { stdio: 'pipe' });
+  const cache = path.join(work, 'launcher-cache');
+  const handedOver = path.join(work, 'handed-over');
+  const shim = path.join(work, 'node-wrapper');
+  writeFileSync(shim, `#!/bin/sh\necho "$*" >> '${handedOver}'\nexec '${runtime.entry}' "$@"\n`);
+  chmodSync(shim, 0o755);
+  const env = { ACCEL_RUNTIME_LAUNCHER_CACHE: cache, ACCEL_RUNTIME_NODE_WRAPPER: shim, ACCEL_RUNTIME_RUNC: '/usr/sbin/runc' };
+  const warm = runContainer({}, env, path.join(out, 'accel-runtime'));
+  t.equal(warm.status, 0, `first container, through the wrapper: ${warm.stderr}`);
+  t.ok(existsSync(path.join(cache, 'launcher.cache')), 'the wrapper wrote the cache');
+  rmSync(handedOver, { force: true });
+  const r = runContainer({ annotations: GPU0, args: ['sh', '-c', `${SHOW}; ldso-probe nvml`], nvmlState: true }, env, path.join(out, 'accel-runtime'));
+  t.equal(r.status, 0, `exit status 0 ${r.stderr}`);
+  t.notOk(existsSync(handedOver), 'the launcher did it alone');
+  t.match(r.stdout, /\/dev\/nvidia0 character special file c3:0\n/);
+  t.match(r.stdout, /^nvml ok driver=470\.82\.01$/m);
+  t.equal(run('runc', ['--root', stateRoot, 'list', '-q'], { encoding: 'utf8' }).stdout.trim(), '', 'run deleted the container');
 });
