@@ -12,7 +12,7 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
   return pino(
     {
       level,
-      base: { component: 'accel-agent' },
+      base: { name: 'accel-agent' },
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -102,7 +102,7 @@ const handlers: Record<CommandName, Handler> = {
   async demo({ io, log, values }) {
     const { runDemo } = await import('../demo/demo.js');
     // The demo's own narration is the output; daemon logs only matter when asked for.
-    if (values['log-level'] === undefined && io.env['ACCEL_AGENT_LOG_LEVEL'] === undefined) log = createLogger('warn');
+    if (values['log-level'] === undefined && io.env['ACCEL_AGENT_LOG_LEVEL'] === undefined) log = createLogger('error');
     return runDemo({ io, log, keep: values['keep'] === true, ...(typeof values['profile'] === 'string' ? { profile: values['profile'] } : {}) });
   },
 };

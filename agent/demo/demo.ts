@@ -8,6 +8,7 @@ import { resolveConfig } from '../config/load.js';
 import { AgentDaemon } from '../daemon/agent.js';
 import type { Logger } from '../log.js';
 import { simhostCreate } from '../simhost/command.js';
+import { appendEvent } from '../simhost/nvml-state.js';
 
 export interface DemoOptions {
   io: CliIO;
@@ -44,6 +45,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         'state-dir': path.join(work, 'state'),
         'kubelet-dir': path.join(work, 'kubelet'),
         'nfd-dir': path.join(work, 'nfd'),
+        'health-quiet-period': '2s',
       },
     });
     say('\n== 2. the agent starts: discovery, CDI specs, local gRPC API');
@@ -55,29 +57,60 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     try {
       say(`   accelctl --socket ${config.socket} devices`);
       say(indent(formatDeviceList(await client.listDevices(), 'table')));
+      await showInjection(say, cdiDir);
+      const gpu = (await client.listDevices()).devices.find((d) => d.vendor === 'nvidia');
+      if (gpu) await showHealth(say, client, host.root, gpu.id, gpu.index);
     } finally {
       client.close();
     }
-
-    say('== 3. injection: CDI specs for container runtimes');
-    for (const file of (await readdir(cdiDir)).sort()) {
-      const spec = JSON.parse(await readFile(path.join(cdiDir, file), 'utf8')) as {
-        kind: string;
-        cdiVersion: string;
-        devices: { name: string }[];
-        containerEdits?: { mounts?: unknown[]; deviceNodes?: unknown[] };
-      };
-      say(`   ${file}: kind ${spec.kind}, cdiVersion ${spec.cdiVersion}`);
-      say(`     devices: ${spec.devices.map((d) => `${spec.kind}=${d.name}`).join(', ')}`);
-      say(`     shared: ${spec.containerEdits?.deviceNodes?.length ?? 0} control nodes, ${spec.containerEdits?.mounts?.length ?? 0} driver mounts (read-only, no hooks)`);
-    }
-    say(`   podman run --device ${'nvidia.com/gpu=0'} ... would now get the vGPU and its driver`);
     return 0;
   } finally {
     await daemon?.stop();
     if (options.keep) say(`\nleft ${work} in place`);
     else await rm(work, { recursive: true, force: true });
     say('\n== done: the agent stopped and the simulated host was removed');
+  }
+}
+
+async function showInjection(say: (text: string) => void, cdiDir: string): Promise<void> {
+  say('== 3. injection: CDI specs for container runtimes');
+  for (const file of (await readdir(cdiDir)).sort()) {
+    const spec = JSON.parse(await readFile(path.join(cdiDir, file), 'utf8')) as {
+      kind: string;
+      cdiVersion: string;
+      devices: { name: string }[];
+      containerEdits?: { mounts?: unknown[]; deviceNodes?: unknown[] };
+    };
+    say(`   ${file}: kind ${spec.kind}, cdiVersion ${spec.cdiVersion}`);
+    say(`     devices: ${spec.devices.map((d) => `${spec.kind}=${d.name}`).join(', ')}`);
+    say(`     shared: ${spec.containerEdits?.deviceNodes?.length ?? 0} control nodes, ${spec.containerEdits?.mounts?.length ?? 0} driver mounts (read-only, no hooks)`);
+  }
+  say('   podman run --device nvidia.com/gpu=0 ... now gets the GPU, its nodes and its driver libraries');
+}
+
+/** Injects Xid 79 through the NVML stub and shows the API's watch stream as the GPU fails and recovers. */
+async function showHealth(say: (text: string) => void, client: AgentClient, root: string, id: string, index: number): Promise<void> {
+  say('\n== 4. health: the GPU falls off the bus (Xid 79), then recovers after a 2 s quiet period');
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(), 30_000);
+  const injectedAt = Date.now();
+  try {
+    let injected = false;
+    for await (const e of client.watch({ signal: abort.signal })) {
+      if (!injected) {
+        injected = true;
+        await appendEvent(root, index, 'xid', 79);
+        say(`   injected: NVML event Xid 79 on GPU ${index}`);
+        continue;
+      }
+      if (e.type !== 'health' || e.device.id !== id) continue;
+      const after = ((Date.now() - injectedAt) / 1000).toFixed(2);
+      say(`   +${after}s watch: ${e.device.id} ${e.previousHealth} -> ${e.device.health}${e.device.healthReason ? ` (${e.device.healthReason})` : ''}`);
+      if (e.device.health === 'Healthy') break;
+    }
+  } finally {
+    clearTimeout(timeout);
+    abort.abort();
   }
 }
 

@@ -76,6 +76,8 @@ t.test('demo shows discovery and injection, then leaves nothing behind', { skip:
   t.equal(await main(['demo'], c.io), 0, c.err());
   t.match(c.out(), /GRID P4-2Q/);
   t.match(c.out(), /nvidia\.com\/gpu=0/);
+  t.match(c.out(), /Healthy -> Unhealthy \(Xid 79/, 'the injected Xid shows on the watch stream');
+  t.match(c.out(), /Unhealthy -> Healthy/, 'and so does the recovery');
   const work = /simulated vgn5i host in (\S+)\/host/.exec(c.out())?.[1];
   t.ok(work, 'the demo says where it worked');
   t.notOk(existsSync(work!), 'its temporary directory is gone');
