@@ -66,20 +66,30 @@ export function parseCollectorArgs(argv: readonly string[]): CollectorArgs | 'he
   return { host, port, dataDir: v['data-dir']!, tokenFile: v['token-file']!, tlsCert: v['tls-cert'], tlsKey: v['tls-key'], maxFrameBytes, logLevel };
 }
 
+export interface MainIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: MainIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
 /**
  * Runs the collector until SIGINT or SIGTERM. Resolves with the exit code;
  * `onListening` receives the collector (tests use it to learn the port).
  */
-export async function main(argv: readonly string[], onListening?: (c: Collector) => void): Promise<number> {
+export async function main(argv: readonly string[], onListening?: (c: Collector) => void, io: MainIo = processIo): Promise<number> {
   let args: CollectorArgs | 'help';
   try {
     args = parseCollectorArgs(argv);
   } catch (err) {
-    process.stderr.write(`accel-collector: ${describeError(err)}\n${USAGE}\n`);
+    io.err(`accel-collector: ${describeError(err)}\n${USAGE}\n`);
     return 2;
   }
   if (args === 'help') {
-    process.stdout.write(USAGE + '\n');
+    io.out(USAGE + '\n');
     return 0;
   }
   const log = createLogger(args.logLevel).child({ component: 'accel-collector' });
