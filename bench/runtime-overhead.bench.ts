@@ -13,7 +13,7 @@
  * (on a disk, the fsyncs of the atomic config.json rewrite cost a few ms).
  * Needs root (runc creates namespaces and device nodes).
  *
- *   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import bench/runtime-overhead.bench.ts [runs]
+ *   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import bench/runtime-overhead.bench.ts [--runs N]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,8 +24,13 @@ import { packageRoot } from '../agent/package-root.js';
 import { buildRootfs, makeBundle } from '../test/helpers/e2e-containers.js';
 import { gpuSpec } from '../test/helpers/runtime-fixtures.js';
 import { buildRuntime } from '../test/helpers/runtime-build.js';
+import { cleanupOnInterrupt } from './lib/cleanup.js';
+import { describeMachine, machineFacts } from './lib/machine.js';
+import { benchMain } from './lib/main.js';
+import { numberOptions } from './lib/options.js';
+import { benchJsonLine, markdownTable } from './lib/report.js';
+import { summarize, type Summary } from './lib/stats.js';
 
-const RUNS = Number(process.argv[2] ?? 20);
 const WARMUP = 3;
 const GPU = { 'cdi.k8s.io/bench': 'nvidia.com/gpu=0' };
 
@@ -38,14 +43,9 @@ interface Variant {
 interface Row {
   container: string;
   variant: string;
-  median: number;
-  p90: number;
+  ms: Summary;
+  /** Median over the first variant's median. */
   ratio: number;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))]!;
 }
 
 /** The launcher built from source, or null (with the reason on stderr) when there is no C compiler. */
@@ -57,10 +57,10 @@ function buildLauncher(work: string): string | null {
 }
 
 /** Times `<program> --root <state> run --bundle <fresh bundle> <id>` for each variant, interleaved. */
-function measure(container: string, variants: Variant[], freshBundle: (id: string) => string, state: string): Row[] {
+function measure(runs: number, container: string, variants: Variant[], freshBundle: (id: string) => string, state: string): Row[] {
   const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   let n = 0;
-  for (let i = 0; i < WARMUP + RUNS; i++) {
+  for (let i = 0; i < WARMUP + runs; i++) {
     for (const v of variants) {
       const id = `bench-${process.pid}-${++n}`;
       const bundle = freshBundle(id);
@@ -72,34 +72,35 @@ function measure(container: string, variants: Variant[], freshBundle: (id: strin
       rmSync(bundle, { recursive: true, force: true });
     }
   }
-  const base = quantile(times.get(variants[0]!.name)!, 0.5);
+  const base = summarize(times.get(variants[0]!.name)!).median;
   return variants.map((v) => {
-    const ts = times.get(v.name)!;
-    return { container, variant: v.name, median: quantile(ts, 0.5), p90: quantile(ts, 0.9), ratio: quantile(ts, 0.5) / base };
+    const ms = summarize(times.get(v.name)!);
+    return { container, variant: v.name, ms, ratio: ms.median / base };
   });
 }
 
 function print(title: string, rows: Row[]): void {
-  console.log(`\n${title}`);
-  console.log('container   | runtime                  | median ms | p90 ms | ratio');
-  console.log('------------|--------------------------|-----------|--------|------');
-  for (const r of rows) {
-    console.log(
-      `${r.container.padEnd(11)} | ${r.variant.padEnd(24)} | ${r.median.toFixed(1).padStart(9)} | ${r.p90.toFixed(1).padStart(6)} | ${r.ratio.toFixed(2)}x`,
-    );
-  }
+  console.log(`\n${title}\n`);
+  console.log(
+    markdownTable(
+      ['container', 'runtime', { title: 'median ms', align: 'right' }, { title: 'p90 ms', align: 'right' }, { title: 'ratio', align: 'right' }],
+      rows.map((r) => [r.container, r.variant, r.ms.median.toFixed(1), r.ms.p90.toFixed(1), `${r.ratio.toFixed(2)}x`]),
+    ),
+  );
 }
 
-function main(): void {
-  if (process.getuid?.() !== 0) {
-    console.error('runtime-overhead: needs root (runc creates namespaces and device nodes)');
-    process.exitCode = 2;
-    return;
-  }
+await benchMain('runtime-overhead', async (argv) => {
+  const { runs } = numberOptions(argv, { runs: { default: 20, integer: true } });
+  if (process.getuid?.() !== 0) throw new Error('needs root (runc creates namespaces and device nodes)');
   const base = process.env.ACCEL_BENCH_BUNDLE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
   const work = mkdtempSync(path.join(base, 'accel-bench-runtime-'));
   const fsType = spawnSync('stat', ['-f', '-c', '%T', work], { encoding: 'utf8' }).stdout.trim();
   const runtime = buildRuntime();
+  const cleanup = () => {
+    runtime.remove();
+    rmSync(work, { recursive: true, force: true });
+  };
+  const withdraw = cleanupOnInterrupt(cleanup);
   try {
     const libDir = path.join(work, 'host/usr/lib/x86_64-linux-gnu');
     mkdirSync(libDir, { recursive: true });
@@ -138,7 +139,7 @@ function main(): void {
           args: ['true'],
           ...(annotations ? { annotations } : {}),
         });
-      containers.push(...measure(label, variants(runc, path.join(work, 'cache-runc')), fresh, state));
+      containers.push(...measure(runs, label, variants(runc, path.join(work, 'cache-runc')), fresh, state));
     }
 
     // A config.json with no rootfs is enough when nothing starts a container.
@@ -150,14 +151,16 @@ function main(): void {
       writeFileSync(path.join(dir, 'config.json'), config);
       return dir;
     };
-    const alone = measure('one GPU', variants('/bin/true', path.join(work, 'cache-true')), bare, state);
+    const alone = measure(runs, 'one GPU', variants('/bin/true', path.join(work, 'cache-true')), bare, state);
 
-    print(`runc run (create + start + delete) of a busybox bundle on ${fsType}; ${RUNS} runs each after ${WARMUP} warm-up runs`, containers);
-    print('the wrapper alone: config.json edited, then /bin/true instead of runc', alone);
+    print(`runc run (create + start + delete) of a busybox bundle on ${fsType}; ${runs} runs each after ${WARMUP} warm-up runs`, containers);
+    print('The wrapper alone: config.json edited, then /bin/true instead of runc', alone);
+    const machine = machineFacts();
+    console.log(`\nMeasured on ${describeMachine(machine)}.`);
+    const figures = (rows: Row[]) => rows.map((r) => ({ container: r.container, runtime: r.variant, median: r.ms.median, p90: r.ms.p90, n: r.ms.n, ratio: r.ratio }));
+    console.log(benchJsonLine('runtime-overhead', { machine, unit: 'ms', bundleFs: fsType, containers: figures(containers), wrapperAlone: figures(alone) }));
   } finally {
-    runtime.remove();
-    rmSync(work, { recursive: true, force: true });
+    withdraw();
+    cleanup();
   }
-}
-
-main();
+});
