@@ -361,7 +361,7 @@ export function decodeSamplesPayload(
 /**
  * One binary WebSocket message carrying records. With `auto` the body is
  * deflated only when that makes it smaller: small frames (one event) grow
- * under deflate, sample batches shrink by about a third (see docs/protocol.md).
+ * under deflate, ten seconds of samples shrink by more than half (docs/protocol.md).
  */
 export function encodeDataFrame(records: readonly WireRecord[], dict: SeriesDictionary, compression: Compression = 'auto'): Uint8Array {
   const body = new ByteWriter(4096);
