@@ -1,16 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { HostRoot } from '../../agent/host/host-root.js';
+import type { HostRoot } from '../../agent/host/host-root.js';
 import { numberDevices } from '../../agent/discovery/inventory.js';
-import { vendorSpec } from '../../agent/inject/cdi-spec.js';
-import { writeCdiSpecs } from '../../agent/inject/cdi-writer.js';
+import { cdiGenerate, NVIDIA_CDI_KIND } from '../../agent/inject/cdi-command.js';
 import type { CdiSpec } from '../../agent/inject/container-edits.js';
-import { inspectDeviceNodes } from '../../agent/inject/device-nodes.js';
-import { nvidiaDriverFiles } from '../../agent/inject/driver-files.js';
 import type { OciConfig, OciMount } from '../../agent/inject/oci-edit.js';
-import { resolveSpecHostPrefix } from '../../agent/inject/spec-host-prefix.js';
 import { silentLogger } from '../../agent/log.js';
+import type { Device, DriverInfo } from '../../agent/model/device.js';
 import { nativeBuildDir } from '../../agent/package-root.js';
 import { simhostCreate } from '../../agent/simhost/command.js';
 import { defaultNvmlAccess } from '../../agent/vendors/nvidia/source-nvml.js';
@@ -90,36 +87,27 @@ export function simhostMissing(): string | false {
 
 /**
  * A vgn5i host (one GRID P4-2Q vGPU) under `dir`, and the spec the agent's
- * generator writes for it in `dir/cdi`: discovery through the NVML stub,
+ * `cdi generate` writes for it in `dir/cdi`: discovery through the NVML stub,
  * driver files from the host's ld.so.cache, device nodes as they are, host
  * paths prefixed with the simulated root because runc sees the real host.
  */
 export async function simulatedGpuHost(dir: string): Promise<SimulatedGpuHost> {
   const { root } = await simhostCreate({ profile: 'vgn5i', dir: path.join(dir, 'host'), strictDevices: true });
-  const host = new HostRoot(root);
+  const cdiDir = path.join(dir, 'cdi');
+  const result = await cdiGenerate({ hostRoot: root, outputDir: cdiDir, specHostPrefix: 'root', discover: discoverNvidia, npu: false });
+  const spec = result.vendors.find((v) => v.kind === NVIDIA_CDI_KIND)?.spec ?? null;
+  if (spec === null) throw new Error(`cdi generate wrote no NVIDIA spec for the simulated host: ${result.warnings.join('; ')}`);
+  return { root, cdiDir, spec };
+}
+
+async function discoverNvidia(host: HostRoot): Promise<{ devices: Device[]; drivers: DriverInfo[] }> {
   const vendor = createNvidiaVendor({}, { nvml: defaultNvmlAccess });
-  let discovery;
   try {
-    discovery = await vendor.discover({ host, log: silentLogger });
+    const found = await vendor.discover({ host, log: silentLogger });
+    return { devices: numberDevices(found.devices), drivers: [found.driver] };
   } finally {
     await vendor.close();
   }
-  const devices = numberDevices(discovery.devices);
-  const files = await nvidiaDriverFiles(host, { version: discovery.driver.version });
-  const controlNodes = discovery.driver.controlNodes;
-  const report = await inspectDeviceNodes(host, [...devices.flatMap((d) => d.deviceNodes), ...controlNodes]);
-  const { spec } = vendorSpec({
-    kind: 'nvidia.com/gpu',
-    devices,
-    controlNodes,
-    files,
-    nodes: report.nodes,
-    mountOptions: { prefix: resolveSpecHostPrefix(root, 'root'), containerLibraryDir: null },
-  });
-  if (spec === null) throw new Error('the generator produced no spec for the simulated host');
-  const cdiDir = path.join(dir, 'cdi');
-  await writeCdiSpecs(cdiDir, [spec]);
-  return { root, cdiDir, spec };
 }
 
 export interface BundleOptions {
