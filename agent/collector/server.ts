@@ -48,6 +48,7 @@ interface Session {
   dict: SeriesDictionary;
   chain: Promise<void>;
   alive: boolean;
+  failed: boolean;
 }
 
 const DEFAULT_MAX_FRAME = 4 * 1024 * 1024;
@@ -157,7 +158,7 @@ export class Collector {
   }
 
   private accept(ws: WebSocket): void {
-    const session: Session = { ws, hello: null, stream: null, dict: new SeriesDictionary(), chain: Promise.resolve(), alive: true };
+    const session: Session = { ws, hello: null, stream: null, dict: new SeriesDictionary(), chain: Promise.resolve(), alive: true, failed: false };
     this.sessions.add(session);
     const helloTimer = setTimeout(() => this.fail(session, protocolError(CloseCode.HELLO_TIMEOUT, 'no hello in time')), this.opts.helloTimeoutMs);
     ws.on('pong', () => (session.alive = true));
@@ -177,7 +178,9 @@ export class Collector {
   }
 
   private async onMessage(session: Session, bytes: Buffer, isBinary: boolean, helloTimer: NodeJS.Timeout): Promise<void> {
-    if (session.ws.readyState !== session.ws.OPEN) return;
+    // Frames that arrived before the agent's close are still stored (it will not wait for their ack,
+    // but the next connection resumes after them); nothing is read once the connection failed.
+    if (session.failed) return;
     if (!isBinary) {
       if (session.hello) throw protocolError(CloseCode.PROTOCOL_ERROR, 'unexpected control frame after hello');
       if (bytes.length > MAX_CONTROL_BYTES) throw protocolError(CloseCode.MESSAGE_TOO_BIG, 'hello too large');
@@ -207,6 +210,7 @@ export class Collector {
   }
 
   private fail(session: Session, err: unknown): void {
+    session.failed = true;
     const code = closeCodeFor(err);
     this.log.warn({ agentId: session.hello?.agentId, code, err: describeError(err) }, 'closing agent connection');
     if (session.ws.readyState === session.ws.OPEN || session.ws.readyState === session.ws.CONNECTING) {

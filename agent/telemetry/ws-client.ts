@@ -39,6 +39,13 @@ export interface TelemetryClientOptions {
   lingerRecords?: number;
   backoff?: BackoffOptions;
   compression?: Compression;
+  /**
+   * Past this many dictionary entries (device ids, metric names, series) the
+   * connection is closed and a new one starts with an empty dictionary, well
+   * before the collector's limit; device ids that come and go would otherwise
+   * grow it for as long as the connection lives.
+   */
+  maxDictionaryEntries?: number;
   logger?: Logger;
   random?: () => number;
 }
@@ -93,6 +100,7 @@ export class TelemetryClient {
       lingerRecords: opts.lingerRecords ?? 10,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       compression: opts.compression ?? 'auto',
+      maxDictionaryEntries: opts.maxDictionaryEntries ?? 60_000,
       random: opts.random ?? Math.random,
     };
     this.log = opts.logger ?? silentLogger;
@@ -343,6 +351,11 @@ class Connection {
   private async pumpOnce(): Promise<void> {
     const spool = this.s.spool;
     while (this.open && this.welcomed) {
+      if (this.dict.size > this.s.maxDictionaryEntries) {
+        // Retire the connection once what it carried is acknowledged; the next starts with an empty dictionary.
+        if (this.window.inflightFrames === 0) this.close(CloseCode.NORMAL, 'dictionary full; starting a fresh one');
+        return;
+      }
       const p = this.window.nextPriority(spool.prioritySeqs());
       if (p !== undefined) {
         this.window.markPrioritySent(p);

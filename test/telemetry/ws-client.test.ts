@@ -226,6 +226,17 @@ t.test('a data frame lost on the way is noticed (no acknowledgement progress) an
   t.same(s.stored.list(), [[1, 35]]);
 });
 
+t.test('a connection whose dictionary grows too large is replaced by a fresh one', async (t) => {
+  const r = await rig(t);
+  for (let i = 0; i < 12; i++) {
+    await r.spool.append(RecordType.SAMPLES, encodeSamplesPayload([{ ts: Date.now(), deviceId: `MIG-${i}`, metrics: { util: i, mem: i * 2 } }]));
+  }
+  const client = r.client({ maxDictionaryEntries: 10, lingerRecords: 1, maxFrameBytes: 1024 });
+  await drained(r);
+  t.ok(client.status().connections >= 2, `${client.status().connections} connections`);
+  t.same(streamOf(r.collector, r.spool.epoch).stored.list(), [[1, 12]]);
+});
+
 t.test('the client never gives up while nothing listens, and stops promptly when asked', async (t) => {
   const dir = await tempDir(t);
   const spool = await Spool.open({ dir });
