@@ -22,12 +22,9 @@ export interface RuncArgs {
   command: string | null;
   /** The bundle directory as given (`--bundle`/`-b`), or null for the default (the working directory). */
   bundle: string | null;
-  containerId: string | null;
   /** runc's `--log` file, if any. */
   log: string | null;
   logFormat: LogFormat;
-  /** The state root (`--root`), for messages. */
-  root: string | null;
   /** `--preserve-fds N`: extra descriptors (after fd 2 and $LISTEN_FDS) runc hands to the container. */
   preserveFds: number;
   /** `--help`/`--version` anywhere: runc only prints something. */
@@ -54,10 +51,8 @@ export function parseRuncArgs(argv: readonly string[]): RuncArgs {
   const out: RuncArgs = {
     command: null,
     bundle: null,
-    containerId: null,
     log: null,
     logFormat: 'text',
-    root: null,
     preserveFds: 0,
     help: false,
     problem: null,
@@ -83,22 +78,14 @@ export function parseRuncArgs(argv: readonly string[]): RuncArgs {
     }
     if (flag.name === 'log') out.log = value;
     else if (flag.name === 'log-format') out.logFormat = value === 'json' ? 'json' : 'text';
-    else if (flag.name === 'root') out.root = value;
   }
   if (i >= argv.length) return out;
   out.command = argv[i]!;
-  const positional: string[] = [];
   for (i++; i < argv.length; i++) {
     const word = argv[i]!;
-    if (word === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
+    if (word === '--') break;
     const flag = asFlag(word);
-    if (flag === null) {
-      positional.push(word);
-      continue;
-    }
+    if (flag === null) continue;
     if (HELP_FLAGS.has(flag.name)) out.help = true;
     if (!COMMAND_VALUE_FLAGS.has(flag.name)) continue;
     let value = flag.value;
@@ -112,7 +99,6 @@ export function parseRuncArgs(argv: readonly string[]): RuncArgs {
     if (flag.name === 'bundle' || flag.name === 'b') out.bundle = value;
     else if (flag.name === 'preserve-fds' && /^\d{1,4}$/.test(value)) out.preserveFds = Number(value);
   }
-  out.containerId = positional[0] ?? null;
   return out;
 }
 

@@ -13,14 +13,15 @@ t.test('command, bundle and edit decision for every known runc command line shap
   }
 });
 
-t.test('log file, log format, state root and container id are read', async (t) => {
+t.test('the log file and its format are read', async (t) => {
   const args = parseRuncArgs([
     '--root', '/run/r', '--log=/run/l.json', '--log-format=json', 'create', '-b', '/b', '--no-pivot', 'ctr-1',
   ]);
   t.equal(args.log, '/run/l.json');
   t.equal(args.logFormat, 'json');
-  t.equal(args.root, '/run/r');
-  t.equal(args.containerId, 'ctr-1');
+  t.equal(args.preserveFds, 0);
+  t.equal(parseRuncArgs(['run', '--preserve-fds', '2', 'c']).preserveFds, 2, 'descriptors runc hands on are counted');
+  t.equal(parseRuncArgs(['run', '--preserve-fds=x', 'c']).preserveFds, 0);
   t.equal(parseRuncArgs(['--log-format', 'yaml', 'run', 'c']).logFormat, 'text', 'unknown formats fall back to text');
 });
 
