@@ -126,12 +126,6 @@ export class TelemetryClient {
     return { state: this.state, attempts: this.attempt, ...this.stats };
   }
 
-  /** Counters bumped by connections. */
-  noteSent(records: number): void {
-    this.stats.framesSent++;
-    this.stats.recordsSent += records;
-  }
-
   private async run(): Promise<void> {
     while (!this.stopped) {
       this.state = 'connecting';
@@ -189,7 +183,14 @@ export class TelemetryClient {
       }
     }
     this.stats.connections++;
-    const conn = new Connection(new WebSocket(this.s.url, wsOptions as ClientOptions), this.s, this, this.log);
+    const hooks: ConnectionHooks = {
+      welcomed: () => (this.state = 'streaming'),
+      sent: (records) => {
+        this.stats.framesSent++;
+        this.stats.recordsSent += records;
+      },
+    };
+    const conn = new Connection(new WebSocket(this.s.url, wsOptions as ClientOptions), this.s, hooks, this.log);
     this.current = conn;
     if (this.stopped) conn.close(CloseCode.GOING_AWAY, 'agent stopping');
     const result = await conn.done;
@@ -198,9 +199,12 @@ export class TelemetryClient {
     return result.welcomed;
   }
 
-  markStreaming(): void {
-    this.state = 'streaming';
-  }
+}
+
+/** What a connection reports back to its client. */
+interface ConnectionHooks {
+  welcomed(): void;
+  sent(records: number): void;
 }
 
 interface ConnectionResult {
@@ -228,7 +232,7 @@ class Connection {
   constructor(
     private readonly ws: WebSocket,
     private readonly s: Settings,
-    private readonly client: TelemetryClient,
+    private readonly hooks: ConnectionHooks,
     private readonly log: Logger,
   ) {
     this.window = new SendWindow(s.maxInflightFrames);
@@ -317,7 +321,7 @@ class Connection {
     this.frameLimit = Math.min(this.s.maxFrameBytes, msg.maxFrameBytes);
     this.pendingSince = 0;
     this.lastProgress = Date.now();
-    this.client.markStreaming();
+    this.hooks.welcomed();
     this.log.info({ ackedSeq: msg.ackedSeq, newestSeq: spool.newestSeq }, 'collector connection resumed');
     this.unsubscribe = spool.onDurable(() => this.pump());
     this.pump();
@@ -424,6 +428,6 @@ class Connection {
       return;
     }
     this.ws.send(frame);
-    this.client.noteSent(wire.length);
+    this.hooks.sent(wire.length);
   }
 }
