@@ -353,7 +353,8 @@ export function applyContainerEdits(config: OciConfig, edits: ContainerEdits, op
   const hooks = (edits.hooks ?? []).map((h) => planHook(h, options));
   const gids = (edits.additionalGids ?? []).map((g, i) => checkId(g, `additionalGids[${i}]`) as number);
 
-  const uniqueNodes = dedupeEdits(nodes, (n) => n.device.path, (a, b) => sameDevice(a.device, b.device) && sameRule(a.rule, b.rule), 'device node');
+  const sameNode = (a: NodePlan, b: NodePlan): boolean => sameDevice(a.device, b.device) && sameRule(a.rule, b.rule);
+  const uniqueNodes = dedupeEdits(nodes, (n) => n.device.path, sameNode, 'device node');
   const uniqueMounts = dedupeEdits(mounts, (m) => m.destination, sameMount, 'mount');
 
   if (uniqueNodes.length > 0) {
@@ -366,7 +367,8 @@ export function applyContainerEdits(config: OciConfig, edits: ContainerEdits, op
       if (i < 0) devices.push(device);
       else if (!sameDevice(devices[i]!, device)) {
         const d = devices[i]!;
-        throw configError(`linux.devices[${i}]`, `(${d.type} ${d.major}:${d.minor}) conflicts with injected ${device.path} (${device.type} ${device.major}:${device.minor})`);
+        const injected = `${device.path} (${device.type} ${device.major}:${device.minor})`;
+        throw configError(`linux.devices[${i}]`, `(${d.type} ${d.major}:${d.minor}) conflicts with injected ${injected}`);
       }
       if (!rules.some((r) => sameRule(r, rule))) rules.push(rule);
     }
