@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import t from 'tap';
@@ -315,13 +316,10 @@ t.test('the RuntimeClass names the accel-runtime handler', async (t) => {
   t.equal(rc.handler, 'accel-runtime');
 });
 
-t.test('kubectl kustomize renders the set with the DaemonSet in the agent namespace', async (t) => {
-  const { spawnSync } = await import('node:child_process');
-  const probe = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    t.skip('kubectl is not installed; kustomize rendering not checked');
-    return;
-  }
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+const noKubectl = kubectl.error || kubectl.status !== 0 ? 'kubectl is not installed; kustomize rendering not checked' : false;
+
+t.test('kubectl kustomize renders the set with the DaemonSet in the agent namespace', { skip: noKubectl }, async (t) => {
   const out = spawnSync('kubectl', ['kustomize', DEPLOY], { encoding: 'utf8', timeout: 60_000 });
   t.equal(out.status, 0, out.stderr);
   const rendered = parseAllDocuments(out.stdout).map((d) => d.toJS() as K8sObject);
