@@ -28,6 +28,9 @@ const skip = e2eSkip();
 const GPU0 = { 'cdi.k8s.io/accel-e2e': 'nvidia.com/gpu=0' };
 const SHOW = 'stat -c "%n %F %t:%T" /dev/nvidia0 /dev/nvidiactl 2>&1; ls /usr/lib/x86_64-linux-gnu; true';
 
+// Containers, a TypeScript build and a C build: generous for slow, shared machines.
+t.setTimeout(900_000);
+
 let work: string;
 let runtime: RuntimeBuild;
 let sim: SimulatedGpuHost;

@@ -28,6 +28,9 @@ const skip = e2eSkip();
 const IMAGE = 'localhost/accel-e2e-busybox:latest';
 const SHOW = 'stat -c "%n %F %t:%T" /dev/nvidia0 2>&1; ls /usr/lib/x86_64-linux-gnu; ldso-probe nvml; ldso-probe cuda; true';
 
+// Containers, a TypeScript build and a C build: generous for slow, shared machines.
+t.setTimeout(900_000);
+
 let work: string;
 let sim: SimulatedGpuHost;
 let runtime: RuntimeBuild;

@@ -22,6 +22,9 @@ import {
  * Node wrapper (with the original arguments) for everything else.
  */
 
+// Containers, a TypeScript build and a C build: generous for slow, shared machines.
+t.setTimeout(900_000);
+
 let launcher: string;
 let runtime: RuntimeBuild;
 
