@@ -1,4 +1,5 @@
 import type { HealthOptions, KmsgMode } from '../health/options.js';
+import type { DevicePluginSettingsInput } from '../kubelet/options.js';
 import type { NpuProfile } from '../vendors/hanguang/profile.js';
 import type { NvidiaOptions, NvidiaSourceName } from '../vendors/nvidia/options.js';
 import type { AgentConfig } from './schema.js';
@@ -31,4 +32,18 @@ export function healthOptions(c: AgentConfig): Partial<HealthOptions> {
     pollIntervalMs: c.health.pollInterval,
     kmsg: c.health.kmsg as KmsgMode,
   };
+}
+
+/** Device plugin settings: one resource per vendor unless its name is empty. */
+export function devicePluginSettings(c: AgentConfig): DevicePluginSettingsInput {
+  const resources = [];
+  const replicas = c.devicePlugin.replicas;
+  if (c.nvidia.enabled && c.devicePlugin.nvidiaResource !== '') {
+    resources.push({ resourceName: c.devicePlugin.nvidiaResource, vendor: 'nvidia' as const, cdiKind: 'nvidia.com/gpu', replicas });
+  }
+  const npuName = c.devicePlugin.npuResource ?? c.npu.profile.resourceName;
+  if (c.npu.enabled && npuName !== '') {
+    resources.push({ resourceName: npuName, vendor: 'hanguang' as const, cdiKind: c.npu.profile.cdiKind, replicas });
+  }
+  return { kubeletDir: c.kubeletDir, strategies: c.devicePlugin.strategies, resources };
 }

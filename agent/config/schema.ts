@@ -55,6 +55,15 @@ export const agentSchema = {
     pollInterval: duration(DEFAULT_HEALTH_OPTIONS.pollIntervalMs, { minMs: 100, maxMs: 60_000, doc: 'Interval of presence checks and kernel log polling.' }),
     kmsg: string(DEFAULT_HEALTH_OPTIONS.kmsg, { oneOf: ['auto', 'on', 'off'], doc: 'Read Xids from the kernel log: auto (when NVML events are unavailable), on, off.' }),
   }),
+  devicePlugin: section('Kubelet device plugins (v1beta1), one per resource.', {
+    strategies: stringList(['cdi'], {
+      doc: 'What Allocate returns: cdi (CDI device names), device-specs (nodes, mounts, env for runtimes without CDI), annotations (for accel-runtime).',
+      item: (s) => (['cdi', 'device-specs', 'annotations'].includes(s) ? s : new Problem(`expected cdi, device-specs or annotations, got ${JSON.stringify(s)}`)),
+    }),
+    nvidiaResource: string('nvidia.com/gpu', { doc: 'Resource name for NVIDIA GPUs; empty to advertise none.' }),
+    npuResource: optionalString({ doc: "Resource name for NPUs; unset takes the NPU profile's, empty advertises none (when another plugin owns it)." }),
+    replicas: integer(1, { min: 1, max: 64, doc: 'Advertise each device this many times (time-slicing).' }),
+  }),
   cdi: section('CDI spec generation.', {
     hostPrefix: string('strip', {
       flag: 'cdi-host-prefix',

@@ -1,7 +1,8 @@
 import { ApiServer } from '../api/server.js';
 import type { AgentConfig } from '../config/schema.js';
-import { npuProfile, nvidiaOptions } from '../config/options.js';
+import { devicePluginSettings, npuProfile, nvidiaOptions } from '../config/options.js';
 import { Discoverer } from '../discovery/discoverer.js';
+import { PluginManager } from '../kubelet/plugin-manager.js';
 import type { Logger } from '../log.js';
 import { CdiRefresher } from './cdi-refresher.js';
 import { DeviceRegistry } from './device-registry.js';
@@ -21,6 +22,7 @@ export class AgentDaemon {
   readonly cdi: CdiRefresher;
   readonly api: ApiServer;
   readonly health: HealthService;
+  readonly plugins: PluginManager;
   private readonly group: ServiceGroup;
 
   constructor(
@@ -32,6 +34,12 @@ export class AgentDaemon {
     this.rescanner = new Rescanner(this.discoverer, this.registry, config.rescanInterval, log.child({ component: 'rescan' }));
     this.cdi = new CdiRefresher(config, this.registry, log.child({ component: 'cdi' }));
     this.health = new HealthService(config, this.discoverer.host, this.registry, log.child({ component: 'health' }));
+    this.plugins = new PluginManager({
+      ...devicePluginSettings(config),
+      devices: this.registry,
+      specFor: (kind) => this.cdi.specFor(kind),
+      logger: log.child({ component: 'device-plugin' }),
+    });
     this.api = new ApiServer({ registry: this.registry, socketPath: config.socket, logger: log.child({ component: 'api' }) });
     this.group = new ServiceGroup(log);
   }
@@ -39,7 +47,7 @@ export class AgentDaemon {
   async start(): Promise<void> {
     await this.rescanner.scanNow();
     const discovery: Service = { name: 'discovery', start: async () => {}, stop: () => this.discoverer.close() };
-    await this.group.start([discovery, this.health, this.cdi, this.api, this.rescanner]);
+    await this.group.start([discovery, this.health, this.cdi, this.plugins, this.api, this.rescanner]);
     this.log.info(
       { devices: this.registry.list().map((d) => `${d.vendor}/${d.kind}/${d.id}`), socket: this.api.socketPath },
       'agent running',

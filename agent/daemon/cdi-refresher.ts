@@ -1,8 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { isDirectory } from '../fs/is-directory.js';
 import type { AgentConfig } from '../config/schema.js';
 import { describeError } from '../errors.js';
 import { generateCdiForConfig } from '../inject/cdi-from-config.js';
 import type { Logger } from '../log.js';
+import type { CdiSpec } from '../inject/container-edits.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { Service } from './service.js';
 
@@ -17,6 +18,7 @@ export class CdiRefresher implements Service {
   private unsubscribe: (() => void) | undefined;
   private pending: Promise<void> = Promise.resolve();
   private dirty = false;
+  private readonly specs = new Map<string, CdiSpec>();
   enabled = false;
 
   constructor(
@@ -46,14 +48,23 @@ export class CdiRefresher implements Service {
     this.pending = this.pending.then(async () => {
       this.dirty = false;
       try {
-        await generateCdiForConfig(this.config, this.log, {
+        const result = await generateCdiForConfig(this.config, this.log, {
           outputDir: this.config.cdiDir,
           inventory: { devices: this.registry.list(), drivers: this.registry.drivers() },
         });
+        for (const v of result.vendors) {
+          if (v.spec) this.specs.set(v.kind, v.spec);
+          else if (v.error === null) this.specs.delete(v.kind);
+        }
       } catch (err) {
         this.log.error({ reason: describeError(err) }, 'CDI spec generation failed; runtimes keep the previous specs');
       }
     });
+  }
+
+  /** The spec last written for a CDI kind, for Allocate answers that spell the edits out. */
+  specFor(kind: string): CdiSpec | null {
+    return this.specs.get(kind) ?? null;
   }
 
   /** Resolves once every scheduled regeneration has finished. */
@@ -64,13 +75,5 @@ export class CdiRefresher implements Service {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     await this.pending;
-  }
-}
-
-export async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
   }
 }

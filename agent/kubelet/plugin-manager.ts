@@ -5,13 +5,13 @@
  * resource. Nothing starts when the kubelet directory does not exist: the
  * node is not a kubelet node, or kubelet is not set up yet.
  */
-import { stat } from 'node:fs/promises';
 import type { Service } from '../daemon/service.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { belongsTo } from './device-list.js';
 import { resolvePluginSettings, type DevicePluginSettings, type DevicePluginSettingsInput, type ResourceOptions } from './options.js';
 import { PluginServer, type DeviceSource, type PluginServerOptions, type SpecSource } from './plugin-server.js';
+import { isDirectory } from '../fs/is-directory.js';
 
 export interface PluginManagerOptions extends DevicePluginSettingsInput {
   devices: DeviceSource;
@@ -116,13 +116,5 @@ export class PluginManager implements Service {
       })
       .finally(() => this.#starting.delete(started));
     this.#starting.add(started);
-  }
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
   }
 }
