@@ -10,6 +10,7 @@
 import { SeriesDictionary, countValues, encodeDataFrame, encodeSamplesPayload, type Compression, type WireRecord } from '../agent/telemetry/wire-codec.js';
 import { RecordType } from '../agent/telemetry/types.js';
 import { gpuSampler } from '../test/helpers/gpu-samples.js';
+import { markdownTable } from './lib/report.js';
 
 const MINUTES = 10;
 
@@ -67,11 +68,16 @@ for (const devices of [8, 16]) {
     for (const compression of ['never', 'auto'] as const) rows.push(measure(devices, frameSeconds, compression));
   }
 }
-console.log('devices  frame  compression  B/sample(steady)  B/sample(with dictionary)  spool B/sample');
-for (const r of rows) {
-  console.log(
-    `${String(r.devices).padStart(7)}  ${`${r.frameSeconds}s`.padStart(5)}  ${r.compression.padEnd(11)}  ${r.steady.toFixed(2).padStart(16)}  ${r.withDictionary
-      .toFixed(2)
-      .padStart(25)}  ${r.spoolPerSample.toFixed(2).padStart(14)}`,
-  );
-}
+console.log(
+  markdownTable(
+    [
+      { title: 'devices', align: 'right' },
+      { title: 'frame', align: 'right' },
+      'compression',
+      { title: 'B/sample(steady)', align: 'right' },
+      { title: 'B/sample(with dictionary)', align: 'right' },
+      { title: 'spool B/sample', align: 'right' },
+    ],
+    rows.map((r) => [String(r.devices), `${r.frameSeconds}s`, r.compression, r.steady.toFixed(2), r.withDictionary.toFixed(2), r.spoolPerSample.toFixed(2)]),
+  ),
+);
