@@ -3,8 +3,14 @@ import { access, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode } from '../errors.js';
 
+/**
+ * Searched when PATH is unset or empty: engines call the runtime with a
+ * bare environment for some commands (podman's `delete` gets no PATH).
+ */
+export const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export interface FindRuncOptions {
-  /** The PATH to search when `runc` is a bare name. */
+  /** The PATH to search when `runc` is a bare name; DEFAULT_SEARCH_PATH when unset or empty. */
   pathEnv: string | undefined;
   /**
    * Files that are the wrapper itself (its script, the native launcher): a
@@ -48,7 +54,8 @@ export async function findRunc(runc: string, options: FindRuncOptions): Promise<
     return runc;
   }
   // Relative PATH entries would make the choice depend on the caller's working directory.
-  const dirs = (options.pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d));
+  const search = options.pathEnv === undefined || options.pathEnv === '' ? DEFAULT_SEARCH_PATH : options.pathEnv;
+  const dirs = search.split(':').filter((d) => path.isAbsolute(d));
   for (const dir of dirs) {
     const candidate = path.join(dir, runc);
     if ((await isExecutableFile(candidate)) && !(await isSelf(candidate))) return candidate;

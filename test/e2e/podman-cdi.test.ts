@@ -82,9 +82,16 @@ t.before(async () => {
   writeFileSync(path.join(work, 'settings.json'), '{}');
 });
 
+/** runc containers (in runc's default state root, where podman keeps them) whose bundle is in this test's tree. */
+function leftoverContainers(): string[] {
+  const list = spawnSync('runc', ['list'], { encoding: 'utf8' });
+  return list.stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[3]?.startsWith(work + '/')).map((f) => f[0]!);
+}
+
 t.teardown(() => {
   if (skip || !work) return;
   podman(['rm', '--all', '--force'], sim.cdiDir);
+  for (const id of leftoverContainers()) spawnSync('runc', ['delete', '--force', id]);
   runtime?.remove();
   rmSync(work, { recursive: true, force: true });
 });
@@ -139,4 +146,6 @@ t.test('podman with accel-runtime as its OCI runtime injects from a CDI annotati
   const plain = podman(['--runtime', runtimeShim, ...RUN_FLAGS, IMAGE, 'sh', '-c', SHOW], empty);
   t.equal(plain.status, 0, `podman exit 0 ${plain.stderr}`);
   t.match(plain.stdout, /can't stat '\/dev\/nvidia0'/, 'without the annotation the wrapper injects nothing');
+  // podman deletes with a bare environment (no PATH): the wrapper must still find runc.
+  t.same(leftoverContainers(), [], '--rm removed both containers through the wrapper');
 });

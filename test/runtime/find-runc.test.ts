@@ -43,5 +43,13 @@ t.test('an absolute runc must be an executable file and not the wrapper', async 
 });
 
 t.test('nothing on PATH is a clear error', async (t) => {
-  await t.rejects(findRunc('runc', { pathEnv: undefined, self: [] }), { code: ErrorCode.RUNTIME_EXEC });
+  await t.rejects(findRunc('runc', { pathEnv: path.join(dir, 'empty-dir'), self: [] }), { code: ErrorCode.RUNTIME_EXEC });
+  await t.rejects(findRunc('accel-no-such-runtime', { pathEnv: undefined, self: [] }), /cannot find accel-no-such-runtime on PATH/);
+});
+
+t.test('without PATH the standard system directories are searched', async (t) => {
+  // Engines call the runtime with a bare environment for some commands (podman's delete has no PATH).
+  const sh = await findRunc('sh', { pathEnv: undefined, self: [] });
+  t.match(sh, /^\/(usr\/)?(local\/)?s?bin\/sh$/);
+  t.equal(await findRunc('sh', { pathEnv: '', self: [] }), sh);
 });
