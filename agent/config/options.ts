@@ -2,6 +2,8 @@ import type { HealthOptions, KmsgMode } from '../health/options.js';
 import type { DevicePluginSettingsInput } from '../kubelet/options.js';
 import type { NpuProfile } from '../vendors/hanguang/profile.js';
 import type { NvidiaOptions, NvidiaSourceName } from '../vendors/nvidia/options.js';
+import type { FsyncPolicy } from '../telemetry/spool.js';
+import { parseDuration, Problem } from './fields.js';
 import type { AgentConfig } from './schema.js';
 
 /** The NVIDIA vendor's options, as the configuration sets them. */
@@ -46,4 +48,13 @@ export function devicePluginSettings(c: AgentConfig): DevicePluginSettingsInput 
     resources.push({ resourceName: npuName, vendor: 'hanguang' as const, cdiKind: c.npu.profile.cdiKind, replicas });
   }
   return { kubeletDir: c.kubeletDir, strategies: c.devicePlugin.strategies, resources };
+}
+
+/** The spool's fsync policy from `always`, `never` or an interval. */
+export function fsyncPolicy(c: AgentConfig): FsyncPolicy {
+  const v = c.telemetry.fsync;
+  if (v === 'always' || v === 'never') return v;
+  const ms = parseDuration(v);
+  // The schema's pattern admits only durations here.
+  return { intervalMs: ms instanceof Problem ? 1000 : ms };
 }

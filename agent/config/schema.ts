@@ -1,4 +1,4 @@
-import { Problem, absolutePath, boolean, custom, duration, integer, integerList, optionalString, section, string, stringList, type Infer } from './fields.js';
+import { Problem, absolutePath, boolean, byteSize, custom, duration, integer, integerList, optionalString, section, string, stringList, type Infer } from './fields.js';
 import { DEFAULT_HEALTH_OPTIONS, DEFAULT_IGNORED_XIDS } from '../health/options.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_NPU_PROFILE, validateNpuProfile, type NpuProfile } from '../vendors/hanguang/profile.js';
@@ -63,6 +63,17 @@ export const agentSchema = {
     nvidiaResource: string('nvidia.com/gpu', { doc: 'Resource name for NVIDIA GPUs; empty to advertise none.' }),
     npuResource: optionalString({ doc: "Resource name for NPUs; unset takes the NPU profile's, empty advertises none (when another plugin owns it)." }),
     replicas: integer(1, { min: 1, max: 64, doc: 'Advertise each device this many times (time-slicing).' }),
+  }),
+  telemetry: section('Sampling, the node /metrics endpoint and streaming to a collector (docs/protocol.md).', {
+    sampleInterval: duration(1000, { flag: 'sample-interval', minMs: 100, maxMs: 3_600_000, doc: 'How often every device is sampled.' }),
+    metricsListen: optionalString({ flag: 'metrics-listen', doc: 'host:port to serve Prometheus /metrics on (dcgm-exporter names); unset serves none.' }),
+    collectorUrl: optionalString({ flag: 'collector-url', doc: 'ws:// or wss:// URL of the collector; unset streams nothing.' }),
+    collectorTokenFile: optionalString({ flag: 'collector-token-file', doc: 'File holding the bearer token, read on every connect.' }),
+    collectorCa: optionalString({ flag: 'collector-ca', doc: 'PEM bundle of CAs trusted for the collector.' }),
+    collectorPins: stringList([], { doc: 'Certificate pins (sha256/<base64 SPKI> or cert-sha256/<hex>) checked on top of the CAs.' }),
+    agentId: optionalString({ doc: "This node's name at the collector; the host name when unset." }),
+    spoolBudget: byteSize(256 * 1024 ** 2, { min: 1024 ** 2, doc: 'Bytes the spool may hold before the oldest unacknowledged data is evicted (and a gap recorded).' }),
+    fsync: string('1s', { pattern: /^(always|never|\d+(ms|s))$/, doc: 'When the spool fsyncs: always, never, or an interval such as 1s.' }),
   }),
   cdi: section('CDI spec generation.', {
     hostPrefix: string('strip', {

@@ -8,6 +8,7 @@ import { CdiRefresher } from './cdi-refresher.js';
 import { DeviceRegistry } from './device-registry.js';
 import { HealthService } from './health-service.js';
 import { Rescanner } from './rescanner.js';
+import { TelemetryService } from './telemetry-service.js';
 import { ServiceGroup, type Service } from './service.js';
 
 /**
@@ -23,6 +24,7 @@ export class AgentDaemon {
   readonly api: ApiServer;
   readonly health: HealthService;
   readonly plugins: PluginManager;
+  readonly telemetry: TelemetryService;
   private readonly group: ServiceGroup;
 
   constructor(
@@ -34,6 +36,7 @@ export class AgentDaemon {
     this.rescanner = new Rescanner(this.discoverer, this.registry, config.rescanInterval, log.child({ component: 'rescan' }));
     this.cdi = new CdiRefresher(config, this.registry, log.child({ component: 'cdi' }));
     this.health = new HealthService(config, this.discoverer.host, this.registry, log.child({ component: 'health' }));
+    this.telemetry = new TelemetryService(config, this.discoverer.host, this.registry, log.child({ component: 'telemetry' }));
     this.plugins = new PluginManager({
       ...devicePluginSettings(config),
       devices: this.registry,
@@ -47,7 +50,7 @@ export class AgentDaemon {
   async start(): Promise<void> {
     await this.rescanner.scanNow();
     const discovery: Service = { name: 'discovery', start: async () => {}, stop: () => this.discoverer.close() };
-    await this.group.start([discovery, this.health, this.cdi, this.plugins, this.api, this.rescanner]);
+    await this.group.start([discovery, this.health, this.cdi, this.plugins, this.telemetry, this.api, this.rescanner]);
     this.log.info(
       { devices: this.registry.list().map((d) => `${d.vendor}/${d.kind}/${d.id}`), socket: this.api.socketPath },
       'agent running',

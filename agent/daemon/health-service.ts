@@ -3,7 +3,6 @@ import { healthOptions } from '../config/options.js';
 import { describeError } from '../errors.js';
 import { createHealthSources } from '../health/health-sources.js';
 import { HealthMonitor } from '../health/health-monitor.js';
-import type { HealthChange } from '../health/device-health.js';
 import type { NvmlEventSession } from '../health/nvml-event-source.js';
 import { resolveHealthOptions } from '../health/options.js';
 import { createProbe, type NvmlDeviceLister } from '../health/probe.js';
@@ -25,7 +24,6 @@ export class HealthService implements Service {
   private monitor: HealthMonitor | undefined;
   private unsubscribe: (() => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly listeners = new Set<(change: HealthChange) => void>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -34,20 +32,11 @@ export class HealthService implements Service {
     private readonly log: Logger,
   ) {}
 
-  /** Every health change, for telemetry; returns the unsubscribe function. */
-  onChange(listener: (change: HealthChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   async start(): Promise<void> {
     const devices = this.targets();
     this.monitor = new HealthMonitor({
       ...this.wiring(devices),
-      onChange: (change) => {
-        this.registry.setHealth(change.id, change.to, change.reason);
-        for (const l of this.listeners) l(change);
-      },
+      onChange: (change) => void this.registry.setHealth(change.id, change.to, change.reason),
       options: healthOptions(this.config),
       log: this.log,
     });

@@ -1,0 +1,144 @@
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { AgentConfig } from '../config/schema.js';
+import { fsyncPolicy } from '../config/options.js';
+import { describeError } from '../errors.js';
+import type { HostRoot } from '../host/host-root.js';
+import type { Logger } from '../log.js';
+import { deviceLabels } from '../telemetry/metric-names.js';
+import { MetricsServer, NodeMetrics } from '../telemetry/node-metrics.js';
+import { TelemetryPipeline } from '../telemetry/pipeline.js';
+import { Sampler } from '../telemetry/sampler.js';
+import { openHostNvml } from '../vendors/nvidia/nvml-session.js';
+import type { DeviceRegistry, RegistryEvent } from './device-registry.js';
+import type { Service } from './service.js';
+
+/**
+ * Samples every device on an interval and hands the readings to the node's
+ * /metrics and to the collector pipeline (spool first, then the wire). Health
+ * transitions and hot-plug go to the collector as events, ahead of samples.
+ * Off entirely when neither a metrics address nor a collector is configured.
+ */
+export class TelemetryService implements Service {
+  readonly name = 'telemetry';
+  readonly metrics = new NodeMetrics();
+  metricsServer: MetricsServer | undefined;
+  pipeline: TelemetryPipeline | undefined;
+  private sampler: Sampler | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private tick: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly node: string;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly host: HostRoot,
+    private readonly registry: DeviceRegistry,
+    private readonly log: Logger,
+  ) {
+    this.node = config.telemetry.agentId ?? hostname();
+  }
+
+  async start(): Promise<void> {
+    const t = this.config.telemetry;
+    if (t.metricsListen === null && t.collectorUrl === null) {
+      this.log.info('no metrics address and no collector configured; telemetry is off');
+      return;
+    }
+    const nvmlUsable = this.config.nvidia.enabled && this.config.nvidia.sources.includes('nvml');
+    this.sampler = new Sampler({
+      host: this.host,
+      openNvml: nvmlUsable ? async () => (await openHostNvml(this.host, this.config.nvidia.nvmlLibrary)).session : null,
+      log: this.log,
+    });
+    if (t.metricsListen !== null) {
+      this.metricsServer = new MetricsServer(this.metrics, t.metricsListen, this.log);
+      await this.metricsServer.start();
+      this.metrics.gauge('accel_agent_devices', () => this.registry.list().length);
+      this.metrics.gauge('accel_agent_devices_unhealthy', () => this.registry.list().filter((d) => d.health !== 'Healthy').length);
+    }
+    if (t.collectorUrl !== null) {
+      this.pipeline = await TelemetryPipeline.open({
+        agentId: this.node,
+        spool: { dir: path.join(this.config.stateDir, 'spool'), budgetBytes: t.spoolBudget, fsync: fsyncPolicy(this.config) },
+        collector: {
+          url: t.collectorUrl,
+          ...(t.collectorTokenFile !== null && { tokenFile: t.collectorTokenFile }),
+          ...(t.collectorCa !== null && { caFile: t.collectorCa }),
+          ...(t.collectorPins.length > 0 && { pins: t.collectorPins }),
+        },
+        logger: this.log,
+      });
+      this.metrics.gauge('accel_agent_spool_bytes', () => this.pipeline?.stats().spool.bytes ?? 0);
+      await this.describe();
+      this.unsubscribe = this.registry.subscribe((e) => void this.onRegistryEvent(e));
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.tick = this.sampleOnce().finally(() => {
+        this.tick = undefined;
+        if (this.timer) this.schedule();
+      });
+    }, this.config.telemetry.sampleInterval);
+  }
+
+  /** One sampling tick; the timer calls it, and so can tests. */
+  async sampleOnce(): Promise<void> {
+    if (!this.sampler) return;
+    try {
+      const devices = this.registry.list();
+      const samples = await this.sampler.sample(devices);
+      const byId = new Map(devices.map((d) => [d.id, d]));
+      this.metrics.update(samples, (id) => {
+        const d = byId.get(id);
+        return d && deviceLabels(d, this.node);
+      });
+      await this.pipeline?.addSamples(samples);
+    } catch (err) {
+      this.log.error({ reason: describeError(err) }, 'telemetry tick failed');
+    }
+  }
+
+  private async describe(): Promise<void> {
+    await this.pipeline?.describeDevices(this.registry.list().map((d) => ({ deviceId: d.id, labels: deviceLabels(d, this.node) })));
+  }
+
+  private async onRegistryEvent(e: RegistryEvent): Promise<void> {
+    try {
+      if (e.type === 'health') {
+        await this.pipeline?.addEvent({
+          ts: Date.now(),
+          kind: 'health',
+          severity: e.device.health === 'Healthy' ? 'info' : 'critical',
+          message: `${e.device.id} ${e.previous.health} -> ${e.device.health}${e.device.healthReason ? `: ${e.device.healthReason}` : ''}`,
+          deviceId: e.device.id,
+          details: { from: e.previous.health, to: e.device.health },
+        });
+        return;
+      }
+      await this.pipeline?.addEvent({
+        ts: Date.now(),
+        kind: `device-${e.type}`,
+        severity: e.type === 'removed' ? 'warning' : 'info',
+        message: `${e.device.vendor} ${e.device.kind} ${e.device.id} ${e.type}`,
+        deviceId: e.device.id,
+      });
+      await this.describe();
+    } catch (err) {
+      this.log.error({ reason: describeError(err) }, 'telemetry event could not be spooled');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    await this.tick;
+    await this.pipeline?.close();
+    await this.metricsServer?.stop();
+    await this.sampler?.close();
+  }
+}

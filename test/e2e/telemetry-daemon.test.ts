@@ -1,0 +1,78 @@
+import t from 'tap';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { Collector } from '../../agent/collector/server.js';
+import { resolveConfig } from '../../agent/config/load.js';
+import { AgentDaemon } from '../../agent/daemon/agent.js';
+import { silentLogger } from '../../agent/log.js';
+import { setDeviceValue } from '../../agent/simhost/nvml-state.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { simhostUnavailable, simulatedHost } from '../helpers/simulated-hosts.js';
+
+const TOKEN = 'node-token-0123456789';
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and streams to the collector', { skip: simhostUnavailable() }, async (t) => {
+  const root = await simulatedHost('vgn5i');
+  const work = await tempDir(t, 'tele-');
+  const tokenFile = path.join(work, 'token');
+  await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 });
+  await mkdir(path.join(work, 'collector'));
+  const collector = await Collector.start({ host: '127.0.0.1', port: 0, dataDir: path.join(work, 'collector'), tokenFile });
+  t.teardown(() => collector.close());
+
+  await setDeviceValue(root, 0, 'util_gpu', 64);
+  const config = resolveConfig({
+    flags: {
+      'host-root': root,
+      socket: path.join(work, 'agent.sock'),
+      'cdi-dir': path.join(work, 'no-cdi'),
+      'kubelet-dir': path.join(work, 'no-kubelet'),
+      'state-dir': path.join(work, 'state'),
+      'collector-url': collector.url,
+      'collector-token-file': tokenFile,
+      'metrics-listen': '127.0.0.1:0',
+      'sample-interval': '200ms',
+    },
+    file: { name: 'test.yaml', text: 'version: 1\ntelemetry:\n  agentId: node-a\n' },
+  });
+  const daemon = new AgentDaemon(config, silentLogger);
+  await daemon.start();
+  t.teardown(() => daemon.stop());
+  const [gpu] = daemon.registry.list();
+
+  const { port } = daemon.telemetry.metricsServer!.address!;
+  const body = await eventually('a sample on /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return /^DCGM_FI_DEV_GPU_UTIL\{/m.test(text) ? text : undefined;
+  });
+  t.match(body, new RegExp(`DCGM_FI_DEV_GPU_UTIL\\{[^}]*UUID="${gpu!.uuid}"[^}]*\\} 64`), 'the stub utilisation, under dcgm-exporter name and labels');
+  t.match(body, /accel_device_healthy\{[^}]*\} 1/);
+  t.match(body, /^accel_agent_devices 1$/m);
+  // promtool exits 3 for style advice and 1 for broken expositions. Its only advice here
+  // is about UUID/modelName/Hostname: dcgm-exporter's label names, kept on purpose so
+  // existing dashboards work.
+  const check = await execa('promtool', ['check', 'metrics'], { input: body, reject: false });
+  const advice = `${check.stdout}${check.stderr}`.split('\n').filter((l) => l.trim() !== '');
+  t.ok(check.exitCode === 0 || check.exitCode === 3, `promtool parses the exposition (exit ${check.exitCode}): ${advice.join('; ')}`);
+  t.same(advice.filter((l) => !/label names should be written in 'snake_case' not 'camelCase'/.test(l)), [], 'no advice beyond the dcgm-exporter label names');
+
+  const headers = { authorization: `Bearer ${TOKEN}` };
+  const series = await eventually('samples stored at the collector', async () => {
+    const res = await fetch(`${collector.url.replace(/^ws/, 'http').replace(/\/v1\/.*$/, '')}/api/v1/series?agent=node-a&device=${encodeURIComponent(gpu!.id)}`, { headers });
+    const json = (await res.json()) as { series: Record<string, { v: number }[] | undefined> };
+    const points = json.series['DCGM_FI_DEV_GPU_UTIL'];
+    return points && points.length > 0 ? json.series : undefined;
+  });
+  t.ok(JSON.stringify(series['DCGM_FI_DEV_GPU_UTIL']).includes('64'), 'the collector holds the sampled value');
+});
