@@ -52,10 +52,14 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const listenFds = Number.parseInt(env.LISTEN_FDS ?? '0', 10);
     const extraFds = (Number.isInteger(listenFds) && listenFds > 0 ? listenFds : 0) + args.preserveFds;
     const status = runRunc(runc, argv, { env: { ...env, [ACTIVE_MARKER]: '1' }, extraFds });
-    // While runc works: bring the launcher's cache up to date so the next container skips Node.
-    const refreshed = refreshLauncherCache({ options: runtimeOptions, runc, env }).catch((err: unknown) => {
-      logToRuncFile(log, 'warning', `accel-runtime: launcher cache not refreshed: ${describeError(err)}`);
-    });
+    // While runc works: bring the launcher's cache up to date so the next container skips Node. Only
+    // create/run refresh it: engines may call other commands with another environment (podman
+    // deletes with a bare one), and a cache that followed them would miss every next create.
+    const refreshed = editsBundle(args)
+      ? refreshLauncherCache({ options: runtimeOptions, runc, env }).catch((err: unknown) => {
+          logToRuncFile(log, 'warning', `accel-runtime: launcher cache not refreshed: ${describeError(err)}`);
+        })
+      : undefined;
     const [code] = await Promise.all([status, refreshed]);
     return code;
   } catch (err) {

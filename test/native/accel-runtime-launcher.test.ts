@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../agent/package-root.js';
 import type { OciConfig } from '../../agent/inject/oci-edit.js';
@@ -67,9 +67,12 @@ function delegated(h: Harness): string[] {
   return existsSync(h.delegations) ? readFileSync(h.delegations, 'utf8').trim().split('\n') : [];
 }
 
-/** Runs one pass-through command so the wrapper writes the cache; returns the number of hand-overs so far. */
+/** One create through the wrapper (on a scratch bundle) so it writes the cache; then a clean slate. */
 function warm(h: Harness): void {
-  const r = launch(h, ['state', 'warm-up']);
+  const scratch = path.join(h.fx.dir, 'warm-bundle');
+  mkdirSync(scratch, { recursive: true });
+  writeFileSync(path.join(scratch, 'config.json'), JSON.stringify(baseOciConfig()));
+  const r = launch(h, ['create', '--bundle', scratch, 'warm-up']);
   if (r.status !== 0) throw new Error(`warm-up failed: ${r.stderr}`);
   if (!existsSync(path.join(h.cacheDir, 'launcher.cache'))) throw new Error('the wrapper wrote no cache');
   rmSync(h.delegations, { force: true });
@@ -79,17 +82,32 @@ function resetConfig(h: Harness): void {
   writeFileSync(h.fx.configFile, h.original);
 }
 
-t.test('without a cache every command goes to the wrapper, which writes the cache', async (t) => {
+t.test('without a cache every command goes to the wrapper; its first create writes the cache', async (t) => {
   const h = harness();
   const r = launch(h, ['--root', '/r', 'state', 'c1']);
   t.equal(r.status, 0, r.stderr);
   t.same(delegated(h), ['--root /r state c1'], 'handed over with the original arguments');
   t.same(recordedArgv(h.fx), ['--root', '/r', 'state', 'c1']);
+  t.notOk(existsSync(path.join(h.cacheDir, 'launcher.cache')), 'other commands leave the cache alone');
+  const created = launch(h, ['create', '--bundle', h.fx.bundle, 'c1']);
+  t.equal(created.status, 0, created.stderr);
+  t.equal(delegated(h).length, 2);
   t.ok(existsSync(path.join(h.cacheDir, 'launcher.cache')));
   const again = launch(h, ['state', 'c2']);
   t.equal(again.status, 0);
-  t.same(delegated(h), ['--root /r state c1'], 'the second command no longer needs the wrapper');
+  t.equal(delegated(h).length, 2, 'the next command no longer needs the wrapper');
   t.same(recordedArgv(h.fx), ['state', 'c2']);
+});
+
+t.test('a command run with another environment goes to the wrapper without spoiling the cache for create', async (t) => {
+  const h = harness();
+  warm(h);
+  const bare = launch(h, ['delete', '--force', 'c'], { env: { ...h.env, ACCEL_RUNTIME_CDI_DIRS: undefined, PATH: undefined } });
+  t.equal(bare.status, 0, bare.stderr);
+  t.equal(delegated(h).length, 1, 'the cache does not match that environment');
+  const r = launch(h, ['create', '--bundle', h.fx.bundle, 'c']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(delegated(h).length, 1, 'create is still served from the cache');
 });
 
 t.test('with the cache turned off everything goes to the wrapper', async (t) => {
@@ -157,12 +175,16 @@ t.test('a change to a spec, the settings or the settings variables sends the nex
   warm(h);
   const later = new Date(Date.now() + 5000);
   utimesSync(path.join(h.fx.cdiDir, 'nvidia.json'), later, later);
-  launch(h, ['state', 'a']);
+  const create = () => {
+    resetConfig(h);
+    launch(h, ['create', '--bundle', h.fx.bundle, 'c']);
+  };
+  create();
   t.equal(delegated(h).length, 1, 'spec touched');
-  launch(h, ['state', 'b']);
+  create();
   t.equal(delegated(h).length, 1, 'the wrapper refreshed the cache');
   writeFileSync(path.join(h.fx.dir, 'settings.json'), '{ }');
-  launch(h, ['state', 'c']);
+  create();
   t.equal(delegated(h).length, 2, 'settings file changed');
   launch(h, ['state', 'd'], { env: { ...h.env, ACCEL_RUNTIME_ALLOW_ENV_SELECTION: '0' } });
   t.equal(delegated(h).length, 3, 'a settings variable appeared');
