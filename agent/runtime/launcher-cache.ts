@@ -18,7 +18,7 @@ import { DEFAULT_RUNTIME_CONFIG_FILE, RUNTIME_ENV, type RuntimeOptions } from '.
 
 /**
  * Keeps the native launcher's cache in step with the settings and CDI specs.
- * The wrapper calls this on every run and the agent may call it after it
+ * The wrapper calls this on every create and run, and the agent may call it after it
  * writes specs; it rewrites the file only when what it was derived from
  * changed. The directory must be private to the runtime's user: a cache
  * anyone else could write would decide what gets mounted into containers.
