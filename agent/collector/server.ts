@@ -242,7 +242,7 @@ export class Collector {
       }
       if (url.pathname.startsWith('/api/')) {
         if (!(await this.tokens.accepts(bearerToken(req.headers.authorization)))) return send(res, 401, { error: 'unauthorized' });
-        if (url.pathname === '/api/v1/agents') return send(res, 200, { agents: this.agentSummaries() });
+        if (url.pathname === '/api/v1/agents') return send(res, 200, { agents: this.summary() });
         if (url.pathname === '/api/v1/series') {
           const agent = url.searchParams.get('agent') ?? '';
           const device = url.searchParams.get('device') ?? '';
@@ -260,7 +260,8 @@ export class Collector {
     }
   }
 
-  private agentSummaries() {
+  /** What the collector holds per agent (the body of /api/v1/agents). */
+  summary() {
     return this.store.agents().map((a) => ({
       agentId: a.agentId,
       connected: this.byAgent.has(a.agentId),

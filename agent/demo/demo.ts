@@ -1,7 +1,9 @@
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AgentClient } from '../api/client.js';
+import { Collector } from '../collector/server.js';
 import type { CliIO } from '../cli/io.js';
 import { formatDeviceList } from '../cli/format.js';
 import { resolveConfig } from '../config/load.js';
@@ -29,6 +31,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const work = await mkdtemp(path.join(tmpdir(), 'accel-demo-'));
   const profile = options.profile ?? 'vgn5i';
   let daemon: AgentDaemon | undefined;
+  let collector: Collector | undefined;
   try {
     say(`== 1. a simulated ${profile} host in ${work}/host`);
     const host = await simhostCreate({ profile, dir: path.join(work, 'host'), log: options.log });
@@ -36,7 +39,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     const cdiDir = path.join(work, 'cdi');
     await mkdir(cdiDir);
+    const tokenFile = path.join(work, 'collector-token');
+    await writeFile(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+    await mkdir(path.join(work, 'collector'));
+    collector = await Collector.start({ host: '127.0.0.1', port: 0, dataDir: path.join(work, 'collector'), tokenFile, logger: options.log });
     const config = resolveConfig({
+      file: { name: 'demo', text: 'version: 1\ntelemetry:\n  agentId: demo-node\n' },
       flags: {
         'host-root': host.root,
         socket: path.join(work, 'agent.sock'),
@@ -46,9 +54,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         'kubelet-dir': path.join(work, 'kubelet'),
         'nfd-dir': path.join(work, 'nfd'),
         'health-quiet-period': '2s',
+        'collector-url': collector.url,
+        'collector-token-file': tokenFile,
+        'metrics-listen': '127.0.0.1:0',
+        'sample-interval': '500ms',
       },
     });
-    say('\n== 2. the agent starts: discovery, CDI specs, local gRPC API');
+    say(`\n== 2. the agent starts: discovery, CDI specs, local gRPC API, telemetry to a collector at ${collector.url}`);
     daemon = new AgentDaemon(config, options.log);
     await daemon.start();
     await daemon.cdi.settled();
@@ -63,9 +75,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     } finally {
       client.close();
     }
+    await showTelemetry(say, daemon, collector);
     return 0;
   } finally {
     await daemon?.stop();
+    await collector?.close();
     if (options.keep) say(`\nleft ${work} in place`);
     else await rm(work, { recursive: true, force: true });
     say('\n== done: the agent stopped and the simulated host was removed');
@@ -112,6 +126,33 @@ async function showHealth(say: (text: string) => void, client: AgentClient, root
     clearTimeout(timeout);
     abort.abort();
   }
+}
+
+/** What reached the collector (acknowledged only after its own durable write) and what /metrics shows. */
+async function showTelemetry(say: (text: string) => void, daemon: AgentDaemon, collector: Collector): Promise<void> {
+  say('\n== 5. telemetry: samples and health events, spooled on the node and acknowledged by the collector');
+  await daemon.telemetry.sampleOnce();
+  const deadline = Date.now() + 10_000;
+  let agent;
+  while (Date.now() < deadline) {
+    agent = collector.summary().find((a) => a.agentId === 'demo-node');
+    const stats = daemon.telemetry.pipeline?.stats();
+    if (agent && stats && stats.spool.ackedSeq >= stats.spool.newestSeq && agent.recentEvents.length >= 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!agent) {
+    say('   the collector has heard nothing yet');
+    return;
+  }
+  const stream = agent.epochs[0];
+  say(`   collector holds ${stream?.records ?? 0} records from ${agent.agentId} (acknowledged up to #${stream?.ackedSeq ?? 0}, ${stream?.lostSequences ?? 0} lost)`);
+  for (const e of agent.recentEvents.slice(-2)) say(`   event [${e.severity}] ${e.message}`);
+  for (const d of agent.devices) {
+    const show = ['DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_FB_USED', 'DCGM_FI_DEV_GPU_TEMP', 'DCGM_FI_DEV_POWER_USAGE'].filter((k) => k in d.latest);
+    say(`   ${d.labels['modelName'] ?? d.deviceId}: ${show.map((k) => `${k}=${d.latest[k]!.value}`).join(' ')}`);
+  }
+  const addr = daemon.telemetry.metricsServer?.address;
+  if (addr) say(`   the node served the same readings at http://127.0.0.1:${addr.port}/metrics under dcgm-exporter names`);
 }
 
 function indent(text: string): string {

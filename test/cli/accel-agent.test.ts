@@ -78,6 +78,9 @@ t.test('demo shows discovery and injection, then leaves nothing behind', { skip:
   t.match(c.out(), /nvidia\.com\/gpu=0/);
   t.match(c.out(), /Healthy -> Unhealthy \(Xid 79/, 'the injected Xid shows on the watch stream');
   t.match(c.out(), /Unhealthy -> Healthy/, 'and so does the recovery');
+  t.match(c.out(), /collector holds \d+ records from demo-node \(acknowledged up to #\d+, 0 lost\)/, 'telemetry reached the embedded collector');
+  t.match(c.out(), /event \[critical\] .*Xid 79/, 'the health event travelled with it');
+  t.match(c.out(), /DCGM_FI_DEV_GPU_UTIL=\d+/);
   const work = /simulated vgn5i host in (\S+)\/host/.exec(c.out())?.[1];
   t.ok(work, 'the demo says where it worked');
   t.notOk(existsSync(work!), 'its temporary directory is gone');
