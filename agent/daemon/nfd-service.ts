@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import { writeNodeFeatureFile } from '../discovery/nfd-writer.js';
 import type { Logger } from '../log.js';
-import { isDirectory } from './cdi-refresher.js';
+import { isDirectory } from '../fs/is-directory.js';
 import { CoalescingRunner } from './coalescing-runner.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { Service } from './service.js';
