@@ -491,7 +491,7 @@ edit_containerd_text() { # TABLE SETS LISTKEY LISTVALS
 # config the editor refuses stops the run with the node untouched. Sets
 # CONTAINERD_PLAN (skip or write), CONTAINERD_TEXT and CONTAINERD_ORIGINAL.
 plan_containerd() {
-  local target version format use_cdi dirs runtime original=
+  local target version format use_cdi dirs original=
   CONTAINERD_PLAN='skip'
   target=$(resolve "$CONTAINERD_CONFIG")
   version=$(containerd_version)
@@ -533,16 +533,13 @@ plan_containerd() {
     dirs=$(printf '%s\n' "${CDI_SPEC_DIRS[@]}")
     edit_containerd_text "$CRI_TABLE" 'enable_cdi=true' cdi_spec_dirs "$dirs"
   else
-    runtime=$(resolve "$RUNTIME_BINARY")
-    if [ ! -e "$runtime" ]; then
-      say "warning: $RUNTIME_BINARY does not exist yet; pods using runtime class $RUNTIME_HANDLER fail until it does"
-    fi
     edit_containerd_text "$CRI_TABLE.containerd.runtimes.$RUNTIME_HANDLER" 'runtime_type="io.containerd.runc.v2"' '' ''
     edit_containerd_text "$CRI_TABLE.containerd.runtimes.$RUNTIME_HANDLER.options" "BinaryName=\"$RUNTIME_BINARY\"" '' ''
   fi
 
   CONTAINERD_PLAN='write'
   CONTAINERD_ORIGINAL=$original
+  CONTAINERD_HANDLER=$((1 - use_cdi))
   if [ "$use_cdi" = 1 ]; then
     CONTAINERD_SUMMARY="CDI enabled (spec dirs ${CDI_SPEC_DIRS[*]})"
   else
@@ -551,7 +548,7 @@ plan_containerd() {
 }
 
 apply_containerd() {
-  local target
+  local target runtime
   if [ "$CONTAINERD_PLAN" != write ]; then return 0; fi
   target=$(resolve "$CONTAINERD_CONFIG")
   if [ -n "$CONTAINERD_ORIGINAL" ] && [ "$CONTAINERD_ORIGINAL" != "$CONTAINERD_TEXT" ] && [ ! -e "$target.accel-agent.orig" ]; then
@@ -565,6 +562,13 @@ apply_containerd() {
   put_content "$CONTAINERD_CONFIG" 0644 "$CONTAINERD_TEXT"
   CONTAINERD_CHANGED=$WROTE
   say "containerd: $CONTAINERD_SUMMARY"
+  # Checked now rather than when planning: the release just installed may have provided it.
+  if [ "$CONTAINERD_HANDLER" = 1 ]; then
+    runtime=$(resolve "$RUNTIME_BINARY")
+    if [ ! -e "$runtime" ]; then
+      say "warning: $RUNTIME_BINARY does not exist yet; pods using runtime class $RUNTIME_HANDLER fail until it does"
+    fi
+  fi
 }
 
 restart_containerd() {

@@ -41,6 +41,7 @@ interface Probe {
 interface Container {
   name: string;
   image: string;
+  ports: Array<{ name: string; containerPort: number; protocol: string }>;
   args: string[];
   securityContext: { privileged?: boolean; readOnlyRootFilesystem?: boolean };
   resources: { requests: Record<string, string>; limits: Record<string, string> };
@@ -162,6 +163,10 @@ t.test('the ConfigMap holds a valid agent config, and with the container flags t
   t.equal(agent.args[0], 'run');
   t.equal(effective.hostRoot, '/host');
   t.equal(mountOf('host-root')?.mountPath, effective.hostRoot);
+
+  const listen = /^0\.0\.0\.0:(\d+)$/.exec(effective.telemetry.metricsListen ?? '');
+  t.ok(listen, '/metrics listens on every pod address');
+  t.same(agent.ports, [{ name: 'metrics', containerPort: Number(listen![1]), protocol: 'TCP' }], 'the declared port is the one served');
 });
 
 t.test('the config check above is strict: a misspelt key is refused, not ignored', async (t) => {

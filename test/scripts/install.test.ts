@@ -241,6 +241,17 @@ t.test('--cdi no registers accel-runtime as a runtime handler, matching the Runt
   t.same(snapshot(node.root), first, 'idempotent');
 });
 
+t.test('with a release that has accel-runtime, the handler points at its wrapper and nothing warns', async (t) => {
+  const node = await simulatedNode(t, { [CONFIG]: CONTAINERD_17 });
+  const tarball = path.join(node.outside, 'agent.tar.gz');
+  writeTarball(tarball, [...releaseMembers('1.0.0'), { name: 'bin/accel-runtime.js', mode: 0o755, content: '// runtime\n' }]);
+  const r = node.run(['--tarball', tarball, '--cdi', 'no']);
+  ok(t, r, 'install');
+  t.notMatch(r.stdout, /warning/);
+  t.equal(readFileSync(path.join(node.root, 'usr/local/bin/accel-runtime'), 'utf8'), '#!/bin/sh\nexec /usr/bin/node /opt/accel-agent/current/bin/accel-runtime.js "$@"\n');
+  t.match(readFileSync(path.join(node.root, CONFIG), 'utf8'), /BinaryName = "\/usr\/local\/bin\/accel-runtime"/);
+});
+
 t.test('a handler pointing elsewhere is corrected, not duplicated', async (t) => {
   const original = `version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.accel-runtime]\n  runtime_type = 'io.containerd.runc.v2'\n  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.accel-runtime.options]\n    BinaryName = '/old/accel-runtime'\n`;
   const node = await simulatedNode(t, { [CONFIG]: original, 'usr/local/bin/accel-runtime': '#!/bin/sh\n' });
