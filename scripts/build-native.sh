@@ -55,6 +55,11 @@ done
 echo "build-native: ldso-probe"
 compile "$out/ldso-probe" "$src/ldso-probe/ldso_probe.c" -ldl
 
+echo "build-native: accel-runtime launcher"
+# The launcher hands unusual cases to the Node wrapper; by default the one in this checkout.
+ACCEL_RUNTIME_DEFAULT_WRAPPER="${ACCEL_RUNTIME_DEFAULT_WRAPPER:-$root/bin/accel-runtime.js}" \
+  bash "$src/accel-runtime-launcher/build.sh" "$out"
+
 echo "build-native: NVML addon"
 node_bin="$(command -v node || true)"
 node_gyp="$root/node_modules/.bin/node-gyp"

@@ -71,7 +71,7 @@ export const agentSchema = {
     collectorTokenFile: optionalString({ flag: 'collector-token-file', doc: 'File holding the bearer token, read on every connect.' }),
     collectorCa: optionalString({ flag: 'collector-ca', doc: 'PEM bundle of CAs trusted for the collector.' }),
     collectorPins: stringList([], { doc: 'Certificate pins (sha256/<base64 SPKI> or cert-sha256/<hex>) checked on top of the CAs.' }),
-    agentId: optionalString({ doc: "This node's name at the collector; the host name when unset." }),
+    agentId: optionalString({ flag: 'agent-id', doc: "This node's name at the collector (the DaemonSet passes spec.nodeName); the host name when unset." }),
     spoolBudget: byteSize(256 * 1024 ** 2, { min: 1024 ** 2, doc: 'Bytes the spool may hold before the oldest unacknowledged data is evicted (and a gap recorded).' }),
     fsync: string('1s', { pattern: /^(always|never|\d+(ms|s))$/, doc: 'When the spool fsyncs: always, never, or an interval such as 1s.' }),
   }),

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { CdiRefresher } from './cdi-refresher.js';
 import { DeviceRegistry } from './device-registry.js';
 import { HealthService } from './health-service.js';
+import { NfdLabelService } from './nfd-service.js';
 import { Rescanner } from './rescanner.js';
 import { TelemetryService } from './telemetry-service.js';
 import { ServiceGroup, type Service } from './service.js';
@@ -25,6 +26,7 @@ export class AgentDaemon {
   readonly health: HealthService;
   readonly plugins: PluginManager;
   readonly telemetry: TelemetryService;
+  readonly nfd: NfdLabelService;
   private readonly group: ServiceGroup;
 
   constructor(
@@ -36,6 +38,7 @@ export class AgentDaemon {
     this.rescanner = new Rescanner(this.discoverer, this.registry, config.rescanInterval, log.child({ component: 'rescan' }));
     this.cdi = new CdiRefresher(config, this.registry, log.child({ component: 'cdi' }));
     this.health = new HealthService(config, this.discoverer.host, this.registry, log.child({ component: 'health' }));
+    this.nfd = new NfdLabelService({ dir: config.nfdDir, registry: this.registry, logger: log.child({ component: 'nfd' }) });
     this.telemetry = new TelemetryService(config, this.discoverer.host, this.registry, log.child({ component: 'telemetry' }));
     this.plugins = new PluginManager({
       ...devicePluginSettings(config),
@@ -50,7 +53,7 @@ export class AgentDaemon {
   async start(): Promise<void> {
     await this.rescanner.scanNow();
     const discovery: Service = { name: 'discovery', start: async () => {}, stop: () => this.discoverer.close() };
-    await this.group.start([discovery, this.health, this.cdi, this.plugins, this.telemetry, this.api, this.rescanner]);
+    await this.group.start([discovery, this.health, this.cdi, this.nfd, this.plugins, this.telemetry, this.api, this.rescanner]);
     this.log.info(
       { devices: this.registry.list().map((d) => `${d.vendor}/${d.kind}/${d.id}`), socket: this.api.socketPath },
       'agent running',

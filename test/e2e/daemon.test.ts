@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { packageRoot } from '../../agent/package-root.js';
@@ -39,11 +39,13 @@ t.test('accel-agent run serves devices, follows hot-plug, and stops cleanly on S
   const work = await tempDir(t, 'run-');
   const socket = path.join(work, 'agent.sock');
   const cdiDir = path.join(work, 'cdi');
+  const nfdDir = path.join(work, 'nfd');
   await mkdir(cdiDir);
+  await mkdir(nfdDir);
   const child = spawn(
     'node',
     [agentBin, 'run', '--host-root', root, '--socket', socket, '--cdi-dir', cdiDir, '--cdi-host-prefix', 'root',
-      '--kubelet-dir', path.join(work, 'no-kubelet'), '--rescan-interval', '1s', '--log-level', 'info'],
+      '--kubelet-dir', path.join(work, 'no-kubelet'), '--nfd-dir', nfdDir, '--rescan-interval', '1s', '--log-level', 'info'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let logs = '';
@@ -55,6 +57,10 @@ t.test('accel-agent run serves devices, follows hot-plug, and stops cleanly on S
   t.ok(initial.length >= 2, `the NPUs are served (${initial.length})`);
   t.match(logs, /"level":"info"/, 'logs are JSON with string levels');
   t.ok((await readdir(cdiDir)).some((f) => f.startsWith('accel-agent_')), 'a CDI spec was written at start');
+
+  const labels = await waitFor('the NFD feature file', () => readFile(path.join(nfdDir, 'accel-agent'), 'utf8'));
+  t.match(labels, new RegExp(`^aliyun\\.accelerator/npu_count=${initial.length}$`, 'm'), 'node labels are published for NFD');
+  t.match(logs, /kubelet|device-plugin/i, 'the missing kubelet directory is reported, not fatal');
 
   const victim = initial[0]!;
   await unplugPciFunction(root, victim.pciBusId);
