@@ -24,7 +24,7 @@ import { DevicePluginClient } from '../agent/kubelet/gen/v1beta1/api.js';
 import { PluginManager } from '../agent/kubelet/plugin-manager.js';
 import type { Device } from '../agent/model/device.js';
 import { specFor } from '../test/helpers/kubelet-fixtures.js';
-import { KubeletSim } from '../test/helpers/kubelet-sim.js';
+import { KubeletSim } from '../agent/kubelet/kubelet-sim.js';
 import { gpu, inventory, npu } from '../test/helpers/sample-inventory.js';
 import { cleanupOnInterrupt } from './lib/cleanup.js';
 import { benchMain } from './lib/main.js';

@@ -8,6 +8,7 @@ import type { CliIO } from '../cli/io.js';
 import { formatDeviceList } from '../cli/format.js';
 import { resolveConfig } from '../config/load.js';
 import { AgentDaemon } from '../daemon/agent.js';
+import { KubeletSim } from '../kubelet/kubelet-sim.js';
 import type { Logger } from '../log.js';
 import { simhostCreate } from '../simhost/command.js';
 import { appendEvent } from '../simhost/nvml-state.js';
@@ -32,6 +33,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const profile = options.profile ?? 'vgn5i';
   let daemon: AgentDaemon | undefined;
   let collector: Collector | undefined;
+  let kubelet: KubeletSim | undefined;
   try {
     say(`== 1. a simulated ${profile} host in ${work}/host`);
     const host = await simhostCreate({ profile, dir: path.join(work, 'host'), log: options.log });
@@ -43,15 +45,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await writeFile(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
     await mkdir(path.join(work, 'collector'));
     collector = await Collector.start({ host: '127.0.0.1', port: 0, dataDir: path.join(work, 'collector'), tokenFile, logger: options.log });
+    const kubeletDir = path.join(work, 'kubelet');
+    await mkdir(kubeletDir);
+    kubelet = await KubeletSim.start(kubeletDir);
     const config = resolveConfig({
-      file: { name: 'demo', text: 'version: 1\ntelemetry:\n  agentId: demo-node\n' },
+      file: { name: 'demo', text: 'version: 1\ntelemetry:\n  agentId: demo-node\ndevicePlugin:\n  strategies: [cdi, device-specs]\n' },
       flags: {
         'host-root': host.root,
         socket: path.join(work, 'agent.sock'),
         'cdi-dir': cdiDir,
         'cdi-host-prefix': 'root',
         'state-dir': path.join(work, 'state'),
-        'kubelet-dir': path.join(work, 'kubelet'),
+        'kubelet-dir': kubeletDir,
         'nfd-dir': path.join(work, 'nfd'),
         'health-quiet-period': '2s',
         'collector-url': collector.url,
@@ -60,7 +65,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         'sample-interval': '500ms',
       },
     });
-    say(`\n== 2. the agent starts: discovery, CDI specs, local gRPC API, telemetry to a collector at ${collector.url}`);
+    say(`\n== 2. the agent starts: discovery, CDI specs, device plugin, local gRPC API, telemetry to a collector at ${collector.url}`);
     daemon = new AgentDaemon(config, options.log);
     await daemon.start();
     await daemon.cdi.settled();
@@ -70,6 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       say(`   accelctl --socket ${config.socket} devices`);
       say(indent(formatDeviceList(await client.listDevices(), 'table')));
       await showInjection(say, cdiDir);
+      await showAllocation(say, kubelet);
       const gpu = (await client.listDevices()).devices.find((d) => d.vendor === 'nvidia');
       if (gpu) await showHealth(say, client, host.root, gpu.id, gpu.index);
     } finally {
@@ -80,6 +86,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   } finally {
     await daemon?.stop();
     await collector?.close();
+    await kubelet?.stop();
     if (options.keep) say(`\nleft ${work} in place`);
     else await rm(work, { recursive: true, force: true });
     say('\n== done: the agent stopped and the simulated host was removed');
@@ -100,6 +107,20 @@ async function showInjection(say: (text: string) => void, cdiDir: string): Promi
     say(`     shared: ${spec.containerEdits?.deviceNodes?.length ?? 0} control nodes, ${spec.containerEdits?.mounts?.length ?? 0} driver mounts (read-only, no hooks)`);
   }
   say('   podman run --device nvidia.com/gpu=0 ... now gets the GPU, its nodes and its driver libraries');
+}
+
+/** A simulated kubelet (real gRPC on unix sockets) takes the registration and allocates a GPU. */
+async function showAllocation(say: (text: string) => void, kubelet: KubeletSim): Promise<void> {
+  const resource = 'nvidia.com/gpu';
+  const reg = await kubelet.waitForRegistration((r) => r.request.resourceName === resource);
+  const list = await kubelet.waitForList(resource, (devices) => devices.length > 0);
+  say(`\n   kubelet: ${resource} registered from ${reg.request.endpoint}; ListAndWatch offers ${list.map((d) => `${d.ID} (${d.health})`).join(', ')}`);
+  const res = await kubelet.allocate(resource, [[list[0]!.ID]]);
+  const c = res.containerResponses[0]!;
+  say(`   kubelet Allocate(${list[0]!.ID}) ->`);
+  say(`     cdi_devices: ${c.cdiDevices.map((d) => d.name).join(', ')}`);
+  say(`     devices: ${c.devices.map((d) => `${d.containerPath} (${d.permissions})`).join(', ')}`);
+  say(`     mounts: ${c.mounts.length} read-only driver files, e.g. ${c.mounts.slice(0, 2).map((m) => m.containerPath).join(', ')}`);
 }
 
 /** Injects Xid 79 through the NVML stub and shows the API's watch stream as the GPU fails and recovers. */

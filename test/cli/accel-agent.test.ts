@@ -76,6 +76,9 @@ t.test('demo shows discovery and injection, then leaves nothing behind', { skip:
   t.equal(await main(['demo'], c.io), 0, c.err());
   t.match(c.out(), /GRID P4-2Q/);
   t.match(c.out(), /nvidia\.com\/gpu=0/);
+  t.match(c.out(), /kubelet: nvidia\.com\/gpu registered from accel-nvidia-com-gpu\.sock/, 'the simulated kubelet took the registration');
+  t.match(c.out(), /cdi_devices: nvidia\.com\/gpu=GPU-/, 'and Allocate answered with the CDI name');
+  t.match(c.out(), /\/dev\/nvidia0 \(rw\)/);
   t.match(c.out(), /Healthy -> Unhealthy \(Xid 79/, 'the injected Xid shows on the watch stream');
   t.match(c.out(), /Unhealthy -> Healthy/, 'and so does the recovery');
   t.match(c.out(), /collector holds \d+ records from demo-node \(acknowledged up to #\d+, 0 lost\)/, 'telemetry reached the embedded collector');

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveConfig } from '../../agent/config/load.js';
 import { AgentDaemon } from '../../agent/daemon/agent.js';
+import { KubeletSim } from '../../agent/kubelet/kubelet-sim.js';
 import type { RegistryEvent } from '../../agent/daemon/device-registry.js';
 import { silentLogger } from '../../agent/log.js';
 import { loadNvidiaDriver, removeDeviceNode, restoreDeviceNode, unloadNvidiaDriver } from '../../agent/simhost/mutate.js';
@@ -20,6 +21,9 @@ async function startAgent(t: { teardown: (fn: () => Promise<void> | void) => voi
   const root = await simulatedHost('gn5');
   const work = await tempDir(t, 'health-');
   await mkdir(path.join(work, 'cdi'));
+  await mkdir(path.join(work, 'kubelet'));
+  const kubelet = await KubeletSim.start(path.join(work, 'kubelet'));
+  t.teardown(() => kubelet.stop());
   const config = resolveConfig({
     flags: {
       'host-root': root,
@@ -36,7 +40,8 @@ async function startAgent(t: { teardown: (fn: () => Promise<void> | void) => voi
   t.teardown(() => daemon.stop());
   const events: RegistryEvent[] = [];
   daemon.registry.subscribe((e) => events.push(e));
-  return { root, daemon, events };
+  await kubelet.waitForList('nvidia.com/gpu', (list) => list.length === 8);
+  return { root, daemon, events, kubelet };
 }
 
 function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<number> {
@@ -52,8 +57,9 @@ function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<
 }
 
 t.test('Xid 79 makes a GPU unhealthy, Xid 13 does not, and the GPU recovers after the quiet period', { skip: simhostUnavailable() }, async (t) => {
-  const { root, daemon } = await startAgent(t);
+  const { root, daemon, kubelet } = await startAgent(t);
   const [gpu0, gpu1] = daemon.registry.list();
+  const kubeletHealth = (id: string) => kubelet.lists('nvidia.com/gpu').at(-1)?.find((d) => d.ID === id)?.health;
   const health = (id: string) => daemon.registry.get(id)?.health;
 
   await appendEvent(root, 1, 'xid', 13);
@@ -62,9 +68,12 @@ t.test('Xid 79 makes a GPU unhealthy, Xid 13 does not, and the GPU recovers afte
   t.ok(ms < 5000, `unhealthy ${ms} ms after the Xid`);
   t.match(daemon.registry.get(gpu0!.id)?.healthReason, /Xid 79/);
   t.equal(health(gpu1!.id), 'Healthy', 'Xid 13 (an application fault), delivered first, left GPU 1 healthy');
+  await until('kubelet to hear of it', () => kubeletHealth(gpu0!.id) === 'Unhealthy');
+  t.equal(kubeletHealth(gpu1!.id), 'Healthy', 'ListAndWatch carries the same verdicts');
 
   await until('GPU 0 to recover', () => health(gpu0!.id) === 'Healthy');
-  t.pass('recovered without a restart');
+  await until('kubelet to see the recovery', () => kubeletHealth(gpu0!.id) === 'Healthy');
+  t.pass('recovered without a restart, kubelet included');
 });
 
 t.test('a vanished device node makes the GPU unhealthy until it is back and quiet', { skip: simhostUnavailable() }, async (t) => {

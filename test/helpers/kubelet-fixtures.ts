@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { buildCdiSpec, FILE_MOUNT_OPTIONS } from '../../agent/inject/cdi-spec.js';
 import type { CdiSpec } from '../../agent/inject/container-edits.js';
 import type { Device } from '../../agent/model/device.js';
-import { KubeletSim } from './kubelet-sim.js';
+import { KubeletSim } from '../../agent/kubelet/kubelet-sim.js';
 import { tempDir } from './temp-dir.js';
 
 export const LIBCUDA = { hostPath: '/usr/lib64/libcuda.so.470.82.01', containerPath: '/usr/lib64/libcuda.so.1', options: [...FILE_MOUNT_OPTIONS] };

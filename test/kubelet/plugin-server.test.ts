@@ -9,7 +9,7 @@ import { ErrorCode } from '../../agent/errors.js';
 import type { CdiSpec } from '../../agent/inject/container-edits.js';
 import { annotationKey, resolvePluginSettings, type AllocateStrategy } from '../../agent/kubelet/options.js';
 import { PluginServer, type PluginServerOptions } from '../../agent/kubelet/plugin-server.js';
-import { KubeletSim } from '../helpers/kubelet-sim.js';
+import { KubeletSim } from '../../agent/kubelet/kubelet-sim.js';
 import { LIBCUDA, NVIDIACTL, pluginDir, specFor, startKubelet } from '../helpers/kubelet-fixtures.js';
 import { gpu, inventory, npu } from '../helpers/sample-inventory.js';
 import { makeStaleSocket } from '../helpers/unix-sockets.js';

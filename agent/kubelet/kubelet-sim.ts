@@ -1,5 +1,5 @@
 /**
- * A kubelet stand-in for device-plugin tests: a real gRPC Registration
+ * A kubelet stand-in for tests and the demo: a real gRPC Registration
  * server on kubelet.sock in a directory, which records every registration
  * and then, as kubelet does, dials the plugin's endpoint and keeps a
  * ListAndWatch stream open. It can "restart" the way kubelet does: every
@@ -19,7 +19,7 @@ import {
   type ListAndWatchResponse,
   type RegisterRequest,
   type RegistrationServer,
-} from '../../agent/kubelet/gen/v1beta1/api.js';
+} from './gen/v1beta1/api.js';
 
 export interface Registration {
   request: RegisterRequest;
