@@ -7,22 +7,13 @@ import { execa } from 'execa';
 import { packageRoot } from '../../agent/package-root.js';
 import { replugPciFunction, unplugPciFunction } from '../../agent/simhost/mutate.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor, waitForValue } from '../helpers/wait-for.js';
 import { simhostUnavailable, simulatedHost } from '../helpers/simulated-hosts.js';
 
 // These run the built binaries exactly as an operator would: `npm test` builds dist/ first.
 const agentBin = path.join(packageRoot(), 'bin/accel-agent.js');
 const ctlBin = path.join(packageRoot(), 'bin/accelctl.js');
 const distMissing = existsSync(path.join(packageRoot(), 'dist/agent/cli/accel-agent.js')) ? false : 'dist/ is not built: run npm run build:ts';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -53,20 +44,20 @@ t.test('accel-agent run serves devices, follows hot-plug, and stops cleanly on S
   const done = exited(child);
   t.teardown(() => void child.kill('SIGKILL'));
 
-  const initial = await waitFor('the API to answer', () => devices(socket));
+  const initial = await waitForValue(() => devices(socket), 'the API to answer');
   t.ok(initial.length >= 2, `the NPUs are served (${initial.length})`);
   t.match(logs, /"level":"info"/, 'logs are JSON with string levels');
   t.ok((await readdir(cdiDir)).some((f) => f.startsWith('accel-agent_')), 'a CDI spec was written at start');
 
-  const labels = await waitFor('the NFD feature file', () => readFile(path.join(nfdDir, 'accel-agent'), 'utf8'));
+  const labels = await waitForValue(() => readFile(path.join(nfdDir, 'accel-agent'), 'utf8'), 'the NFD feature file');
   t.match(labels, new RegExp(`^aliyun\\.accelerator/npu_count=${initial.length}$`, 'm'), 'node labels are published for NFD');
   t.match(logs, /kubelet|device-plugin/i, 'the missing kubelet directory is reported, not fatal');
 
   const victim = initial[0]!;
   await unplugPciFunction(root, victim.pciBusId);
-  await waitFor('the unplugged NPU to disappear', async () => ((await devices(socket)).some((d) => d.id === victim.id) ? undefined : true));
+  await waitFor(async () => !(await devices(socket)).some((d) => d.id === victim.id), 'the unplugged NPU to disappear');
   await replugPciFunction(root, victim.pciBusId);
-  await waitFor('the NPU to come back', async () => ((await devices(socket)).some((d) => d.id === victim.id) ? true : undefined));
+  await waitFor(async () => (await devices(socket)).some((d) => d.id === victim.id), 'the NPU to come back');
 
   child.kill('SIGTERM');
   t.equal(await done, 0, 'SIGTERM ends the daemon with status 0');

@@ -9,6 +9,7 @@ import { silentLogger } from '../../agent/log.js';
 import { loadNvidiaDriver, removeDeviceNode, restoreDeviceNode, unloadNvidiaDriver } from '../../agent/simhost/mutate.js';
 import { appendEvent } from '../../agent/simhost/nvml-state.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { simhostUnavailable, simulatedHost } from '../helpers/simulated-hosts.js';
 
 // The agent runs in-process on a simulated gn5 host; faults are injected the way
@@ -44,18 +45,6 @@ async function startAgent(t: { teardown: (fn: () => Promise<void> | void) => voi
   return { root, daemon, events, kubelet };
 }
 
-function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<number> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) return resolve(Date.now() - started);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
 t.test('Xid 79 makes a GPU unhealthy, Xid 13 does not, and the GPU recovers after the quiet period', { skip: simhostUnavailable() }, async (t) => {
   const { root, daemon, kubelet } = await startAgent(t);
   const [gpu0, gpu1] = daemon.registry.list();
@@ -64,15 +53,17 @@ t.test('Xid 79 makes a GPU unhealthy, Xid 13 does not, and the GPU recovers afte
 
   await appendEvent(root, 1, 'xid', 13);
   await appendEvent(root, 0, 'xid', 79);
-  const ms = await until('GPU 0 to turn unhealthy', () => health(gpu0!.id) === 'Unhealthy');
+  const injected = Date.now();
+  await waitFor(() => health(gpu0!.id) === 'Unhealthy', 'GPU 0 to turn unhealthy');
+  const ms = Date.now() - injected;
   t.ok(ms < 5000, `unhealthy ${ms} ms after the Xid`);
   t.match(daemon.registry.get(gpu0!.id)?.healthReason, /Xid 79/);
   t.equal(health(gpu1!.id), 'Healthy', 'Xid 13 (an application fault), delivered first, left GPU 1 healthy');
-  await until('kubelet to hear of it', () => kubeletHealth(gpu0!.id) === 'Unhealthy');
+  await waitFor(() => kubeletHealth(gpu0!.id) === 'Unhealthy', 'kubelet to hear of it');
   t.equal(kubeletHealth(gpu1!.id), 'Healthy', 'ListAndWatch carries the same verdicts');
 
-  await until('GPU 0 to recover', () => health(gpu0!.id) === 'Healthy');
-  await until('kubelet to see the recovery', () => kubeletHealth(gpu0!.id) === 'Healthy');
+  await waitFor(() => health(gpu0!.id) === 'Healthy', 'GPU 0 to recover');
+  await waitFor(() => kubeletHealth(gpu0!.id) === 'Healthy', 'kubelet to see the recovery');
   t.pass('recovered without a restart, kubelet included');
 });
 
@@ -81,10 +72,10 @@ t.test('a vanished device node makes the GPU unhealthy until it is back and quie
   const gpu = daemon.registry.list()[2]!;
   const node = gpu.deviceNodes[0]!;
   await removeDeviceNode(root, node);
-  await until('the GPU to turn unhealthy', () => daemon.registry.get(gpu.id)?.health === 'Unhealthy');
+  await waitFor(() => daemon.registry.get(gpu.id)?.health === 'Unhealthy', 'the GPU to turn unhealthy');
   t.match(daemon.registry.get(gpu.id)?.healthReason, /node/);
   await restoreDeviceNode(root, node);
-  await until('the GPU to recover', () => daemon.registry.get(gpu.id)?.health === 'Healthy');
+  await waitFor(() => daemon.registry.get(gpu.id)?.health === 'Healthy', 'the GPU to recover');
   t.pass('healthy again once the node returned and the quiet period passed');
 });
 
@@ -93,9 +84,9 @@ t.test('an unloaded driver makes every GPU unhealthy with that reason, and they 
   const gpus = daemon.registry.list();
   t.equal(gpus.length, 8);
   await unloadNvidiaDriver(root);
-  await until('every GPU to turn unhealthy', () => daemon.registry.list().every((d) => d.health === 'Unhealthy'));
+  await waitFor(() => daemon.registry.list().every((d) => d.health === 'Unhealthy'), 'every GPU to turn unhealthy');
   for (const d of daemon.registry.list()) t.match(d.healthReason, /driver|NVML/i, d.id);
   await loadNvidiaDriver(root);
-  await until('every GPU to recover', () => daemon.registry.list().every((d) => d.health === 'Healthy'), 30_000);
+  await waitFor(() => daemon.registry.list().every((d) => d.health === 'Healthy'), 'every GPU to recover');
   t.pass('all back');
 });

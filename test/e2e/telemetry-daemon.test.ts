@@ -8,19 +8,10 @@ import { AgentDaemon } from '../../agent/daemon/agent.js';
 import { silentLogger } from '../../agent/log.js';
 import { setDeviceValue } from '../../agent/simhost/nvml-state.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitForValue } from '../helpers/wait-for.js';
 import { simhostUnavailable, simulatedHost } from '../helpers/simulated-hosts.js';
 
 const TOKEN = 'node-token-0123456789';
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and streams to the collector', { skip: simhostUnavailable() }, async (t) => {
   const root = await simulatedHost('vgn5i');
@@ -52,10 +43,10 @@ t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and 
   const [gpu] = daemon.registry.list();
 
   const { port } = daemon.telemetry.metricsServer!.address!;
-  const body = await eventually('a sample on /metrics', async () => {
+  const body = await waitForValue(async () => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     return /^DCGM_FI_DEV_GPU_UTIL\{/m.test(text) ? text : undefined;
-  });
+  }, 'a sample on /metrics');
   t.match(body, new RegExp(`DCGM_FI_DEV_GPU_UTIL\\{[^}]*UUID="${gpu!.uuid}"[^}]*\\} 64`), 'the stub utilisation, under dcgm-exporter name and labels');
   t.match(body, /accel_device_healthy\{[^}]*\} 1/);
   t.match(body, /^accel_agent_devices 1$/m);
@@ -68,11 +59,11 @@ t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and 
   t.same(advice.filter((l) => !/label names should be written in 'snake_case' not 'camelCase'/.test(l)), [], 'no advice beyond the dcgm-exporter label names');
 
   const headers = { authorization: `Bearer ${TOKEN}` };
-  const series = await eventually('samples stored at the collector', async () => {
+  const series = await waitForValue(async () => {
     const res = await fetch(`${collector.url.replace(/^ws/, 'http').replace(/\/v1\/.*$/, '')}/api/v1/series?agent=node-a&device=${encodeURIComponent(gpu!.id)}`, { headers });
     const json = (await res.json()) as { series: Record<string, { v: number }[] | undefined> };
     const points = json.series['DCGM_FI_DEV_GPU_UTIL'];
     return points && points.length > 0 ? json.series : undefined;
-  });
+  }, 'samples stored at the collector');
   t.ok(JSON.stringify(series['DCGM_FI_DEV_GPU_UTIL']).includes('64'), 'the collector holds the sampled value');
 });

@@ -8,3 +8,10 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls until `get` yields something other than undefined (a throw counts as not yet) and returns it. */
+export async function waitForValue<T>(get: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  let value: T | undefined;
+  await waitFor(async () => (value = await get().catch(() => undefined)) !== undefined, what, timeoutMs, everyMs);
+  return value as T;
+}
