@@ -6,9 +6,9 @@ import { describeError } from '../errors.js';
 import type { HostRoot } from '../host/host-root.js';
 import type { Logger } from '../log.js';
 import { deviceLabels } from '../telemetry/metric-names.js';
-import { MetricsServer, NodeMetrics } from '../telemetry/node-metrics.js';
-import { TelemetryPipeline } from '../telemetry/pipeline.js';
-import { Sampler } from '../telemetry/sampler.js';
+import type { MetricsServer, NodeMetrics } from '../telemetry/node-metrics.js';
+import type { TelemetryPipeline } from '../telemetry/pipeline.js';
+import type { Sampler } from '../telemetry/sampler.js';
 import { openHostNvml } from '../vendors/nvidia/nvml-session.js';
 import type { DeviceRegistry, RegistryEvent } from './device-registry.js';
 import type { Service } from './service.js';
@@ -17,11 +17,13 @@ import type { Service } from './service.js';
  * Samples every device on an interval and hands the readings to the node's
  * /metrics and to the collector pipeline (spool first, then the wire). Health
  * transitions and hot-plug go to the collector as events, ahead of samples.
- * Off entirely when neither a metrics address nor a collector is configured.
+ * Off entirely when neither a metrics address nor a collector is configured;
+ * then its modules (prom-client, ws, the spool) are never even loaded, which
+ * keeps the idle daemon several MiB smaller.
  */
 export class TelemetryService implements Service {
   readonly name = 'telemetry';
-  readonly metrics = new NodeMetrics();
+  metrics: NodeMetrics | undefined;
   metricsServer: MetricsServer | undefined;
   pipeline: TelemetryPipeline | undefined;
   private sampler: Sampler | undefined;
@@ -46,18 +48,22 @@ export class TelemetryService implements Service {
       return;
     }
     const nvmlUsable = this.config.nvidia.enabled && this.config.nvidia.sources.includes('nvml');
+    const { Sampler } = await import('../telemetry/sampler.js');
+    const { MetricsServer, NodeMetrics } = await import('../telemetry/node-metrics.js');
+    const metrics = (this.metrics = new NodeMetrics());
     this.sampler = new Sampler({
       host: this.host,
       openNvml: nvmlUsable ? async () => (await openHostNvml(this.host, this.config.nvidia.nvmlLibrary)).session : null,
       log: this.log,
     });
     if (t.metricsListen !== null) {
-      this.metricsServer = new MetricsServer(this.metrics, t.metricsListen, this.log);
+      this.metricsServer = new MetricsServer(metrics, t.metricsListen, this.log);
       await this.metricsServer.start();
-      this.metrics.gauge('accel_agent_devices', () => this.registry.list().length);
-      this.metrics.gauge('accel_agent_devices_unhealthy', () => this.registry.list().filter((d) => d.health !== 'Healthy').length);
+      metrics.gauge('accel_agent_devices', () => this.registry.list().length);
+      metrics.gauge('accel_agent_devices_unhealthy', () => this.registry.list().filter((d) => d.health !== 'Healthy').length);
     }
     if (t.collectorUrl !== null) {
+      const { TelemetryPipeline } = await import('../telemetry/pipeline.js');
       this.pipeline = await TelemetryPipeline.open({
         agentId: this.node,
         spool: { dir: path.join(this.config.stateDir, 'spool'), budgetBytes: t.spoolBudget, fsync: fsyncPolicy(this.config) },
@@ -69,7 +75,7 @@ export class TelemetryService implements Service {
         },
         logger: this.log,
       });
-      this.metrics.gauge('accel_agent_spool_bytes', () => this.pipeline?.stats().spool.bytes ?? 0);
+      metrics.gauge('accel_agent_spool_bytes', () => this.pipeline?.stats().spool.bytes ?? 0);
       await this.describe();
       this.unsubscribe = this.registry.subscribe((e) => void this.onRegistryEvent(e));
     }
@@ -92,7 +98,7 @@ export class TelemetryService implements Service {
       const devices = this.registry.list();
       const samples = await this.sampler.sample(devices);
       const byId = new Map(devices.map((d) => [d.id, d]));
-      this.metrics.update(samples, (id) => {
+      this.metrics?.update(samples, (id) => {
         const d = byId.get(id);
         return d && deviceLabels(d, this.node);
       });
