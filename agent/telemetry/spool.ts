@@ -121,6 +121,11 @@ export class Spool {
   private acked = 0;
   private persistedAck = 0;
   private durable = 0;
+  /**
+   * First sequence number handed to a write that is still under way (its
+   * records are numbered but not yet in a segment's index), or null.
+   */
+  private unindexedFrom: number | null = null;
   private totalBytes = 0;
   /** Unacknowledged records of priority types, ascending. */
   private priority: number[] = [];
@@ -175,13 +180,20 @@ export class Spool {
     return this.acked;
   }
 
-  /** The oldest record still waiting for an acknowledgement (newestSeq + 1 when none is). */
+  /**
+   * The oldest record still waiting for an acknowledgement (newestSeq + 1 when
+   * none is). The collector takes every number below it as settled, so records
+   * being written right now count as waiting: they are numbered before they
+   * reach a segment's index, and a hello composed in between must not let the
+   * collector acknowledge them unsent (or, should the write fail, before the
+   * numbers are handed out again).
+   */
   get oldestSeq(): number {
     for (const seg of this.segments) {
       const i = lowerBound(seg.seqs, this.acked + 1);
       if (i < seg.seqs.length) return seg.seqs[i]!;
     }
-    return this.nextSeq;
+    return this.unindexedFrom ?? this.nextSeq;
   }
 
   stats(): SpoolStats {
@@ -357,6 +369,15 @@ export class Spool {
 
   /** Appends records to the active segment, rolling to new segments as they fill. */
   private async writeRecords(items: ReadonlyArray<{ type: RecordType; payload: Uint8Array }>, progress: { written: number }): Promise<void> {
+    this.unindexedFrom = this.nextSeq;
+    try {
+      await this.writeRecordsNow(items, progress);
+    } finally {
+      this.unindexedFrom = null;
+    }
+  }
+
+  private async writeRecordsNow(items: ReadonlyArray<{ type: RecordType; payload: Uint8Array }>, progress: { written: number }): Promise<void> {
     if (!this.fh) await this.createSegment(this.nextSeq);
     let chunk: Buffer[] = [];
     let chunkBytes = 0;
@@ -378,6 +399,8 @@ export class Spool {
       }
       seg.size += buf.length;
       this.totalBytes += buf.length;
+      // Indexed now; what is still unwritten starts after them.
+      this.unindexedFrom = this.nextSeq;
       progress.written += placed.length;
       chunk = [];
       chunkBytes = 0;

@@ -354,3 +354,43 @@ t.test('a record declared damaged is not offered again', async (t) => {
   t.notOk(recs.some((r) => r.seq === 2));
   t.ok(recs.some((r) => r.type === RecordType.GAP && decodeGap(r.payload).from === 2));
 });
+
+t.test('while a write is under way, oldestSeq does not claim its numbers are settled', async (t) => {
+  // The client's hello sends oldestSeq and the collector treats everything below
+  // it as settled; a hello composed mid-write must not include the records being written.
+  const dir = await tempDir(t);
+  const spool = await openSpool(t, dir, { fsync: 'always' });
+  await appendMany(spool, 3, 'r');
+  await spool.ack(3);
+  t.equal(spool.oldestSeq, 4, 'nothing held: the next number');
+  const fh = (spool as unknown as { fh: { write: (...args: unknown[]) => Promise<unknown> } }).fh;
+  const realWrite = fh.write.bind(fh);
+  const seen: number[] = [];
+  fh.write = (...args: unknown[]) => {
+    seen.push(spool.oldestSeq);
+    return realWrite(...args).finally(() => seen.push(spool.oldestSeq));
+  };
+  const [a, b] = await Promise.all([spool.append(RecordType.SAMPLES, enc('x')), spool.append(RecordType.SAMPLES, enc('y'))]);
+  t.same([a, b], [4, 5]);
+  t.same(seen, [4, 4], 'records 4 and 5 are not reported settled before or after their bytes land');
+  t.equal(spool.oldestSeq, 4, 'once written they are held and unacknowledged');
+});
+
+t.test('a failed write does not leave its numbers looking settled', async (t) => {
+  const dir = await tempDir(t);
+  const spool = await openSpool(t, dir, { fsync: 'always' });
+  await appendMany(spool, 2, 'r');
+  await spool.ack(2);
+  const fh = (spool as unknown as { fh: { write: (...args: unknown[]) => Promise<unknown> } }).fh;
+  const realWrite = fh.write.bind(fh);
+  let during = 0;
+  fh.write = () => {
+    during = spool.oldestSeq;
+    return Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+  };
+  await t.rejects(spool.append(RecordType.SAMPLES, enc('lost')));
+  t.equal(during, 3, 'not reported settled while the write was under way');
+  fh.write = realWrite;
+  t.equal(await spool.append(RecordType.SAMPLES, enc('kept')), 3, 'the number is reused, so it must never have been settled');
+  t.equal(spool.oldestSeq, 3);
+});

@@ -335,3 +335,34 @@ t.test('configuration mistakes are refused up front', async (t) => {
   t.throws(() => new TelemetryClient({ url: 'ws://x/v1/telemetry', agentId: 'a', spool, pins: [`sha256/${Buffer.alloc(32).toString('base64')}`] }), /wss/);
   t.throws(() => new TelemetryClient({ url: 'wss://x/v1/telemetry', agentId: 'a', spool, pins: ['md5/x'] }), /pin/);
 });
+
+t.test('a connection made while a record is being written does not get that record acknowledged unsent', async (t) => {
+  const r = await rig(t);
+  await appendSamples(r.spool, 3);
+  const first = r.client();
+  await drained(r);
+  await first.stop();
+  // Hold the next write open until a fresh connection has said hello: at that
+  // moment every held record is acknowledged and one more is numbered but not yet indexed.
+  const fh = (r.spool as unknown as { fh: { write: (...args: unknown[]) => Promise<unknown> } }).fh;
+  const realWrite = fh.write.bind(fh);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let writing = false;
+  fh.write = async (...args: unknown[]) => {
+    writing = true;
+    await held;
+    return realWrite(...args);
+  };
+  const appended = r.spool.append(RecordType.SAMPLES, encodeSamplesPayload(sample((clock += 1000))));
+  await waitFor(() => writing, 'the write to start');
+  r.client();
+  // (The client cannot finish its welcome yet: the spool's acknowledgement queues behind the held write.)
+  await waitFor(() => r.collector.summary().some((a) => a.connected), 'the collector to receive the hello');
+  await sleep(200);
+  t.equal(r.spool.ackedSeq, 3, 'the welcome acknowledges only what the collector stored');
+  release();
+  t.equal(await appended, 4);
+  await drained(r);
+  t.same(streamOf(r.collector, r.spool.epoch).stored.list(), [[1, 4]], 'record 4 reached the collector');
+});
