@@ -15,8 +15,8 @@
  *
  *   node dist/bench/health-latency.bench.js [--rounds N] [--seconds N]
  */
-import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,11 +32,11 @@ import { numberOptions } from './lib/options.js';
 import { markdownTable } from './lib/report.js';
 import { withTempSimhost } from './lib/simhost.js';
 import { summarize } from './lib/stats.js';
+import { ready, stopped, cpuTicks } from './lib/agent-process.js';
 
 const TARGET_MS = 1000;
 const DEVICES = 8;
 const RESOURCE = 'nvidia.com/gpu';
-const READY_LINE = 'agent running';
 
 interface LatencyResult {
   latenciesMs: number[];
@@ -97,45 +97,6 @@ function clockTicksPerSecond(): number {
   } catch {
     return 100;
   }
-}
-
-/** utime + stime of a process in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so utime (14) is fields[11] and stime (15) is fields[12].
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function ready(child: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`no "${READY_LINE}" within ${timeoutMs / 1000} s; log so far:\n${log.slice(-2000)}`)), timeoutMs);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (log.length > 64 * 1024) return;
-      log += chunk.toString();
-      if (log.includes(READY_LINE)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`accel-agent run exited (${signal ?? code}) before it was ready:\n${log.slice(-2000)}`));
-    });
-  });
-}
-
-function stopped(child: ChildProcess, timeoutMs: number): Promise<string> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(String(child.signalCode ?? child.exitCode));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve(String(signal ?? code));
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 interface IdleCost {

@@ -6,7 +6,7 @@
  *
  *   node dist/bench/idle-rss.bench.js [--seconds N]   (N < 60 for a quick check)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,46 +18,13 @@ import { parseProcMemory, type ProcMemory } from './lib/proc-status.js';
 import { markdownTable } from './lib/report.js';
 import { withTempSimhost } from './lib/simhost.js';
 import { summarize } from './lib/stats.js';
+import { READY_LINE, ready, stopped } from './lib/agent-process.js';
 
 const TARGET_MIB = 70;
 const MIB = 1024 * 1024;
-const READY_LINE = 'agent running';
 
 async function memoryOf(pid: number): Promise<ProcMemory> {
   return parseProcMemory(await readFile(`/proc/${pid}/status`, 'utf8'));
-}
-
-/** Resolves once the daemon logs that it runs; rejects if it exits or stays silent first. */
-function ready(child: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`no "${READY_LINE}" within ${timeoutMs / 1000} s; log so far:\n${log.slice(-2000)}`)), timeoutMs);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      // Only the start matters; later lines are drained and dropped so the pipe never fills.
-      if (log.length > 64 * 1024) return;
-      log += chunk.toString();
-      if (log.includes(READY_LINE)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`accel-agent run exited (${signal ?? code}) before it was ready:\n${log.slice(-2000)}`));
-    });
-  });
-}
-
-function stopped(child: ChildProcess, timeoutMs: number): Promise<string> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(String(child.signalCode ?? child.exitCode));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve(String(signal ?? code));
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /** A bare Node process doing nothing: the floor any Node agent starts from. */

@@ -30,6 +30,7 @@ import { numberOptions } from './lib/options.js';
 import { parseProcMemory } from './lib/proc-status.js';
 import { markdownTable } from './lib/report.js';
 import { withTempSimhost } from './lib/simhost.js';
+import { ready, stopped, cpuTicks } from './lib/agent-process.js';
 
 const TARGET_CPU_PERCENT = 1;
 const TARGET_RSS_MIB = 70;
@@ -37,7 +38,6 @@ const MIB = 1024 * 1024;
 const DEVICES = 16;
 const AGENT_ID = 'bench-node';
 const TOKEN = 'bench-token-0123456789abcdef';
-const READY_LINE = 'agent running';
 const DRAIN_INTERVAL_MS = 100;
 
 function clockTicksPerSecond(): number {
@@ -47,13 +47,6 @@ function clockTicksPerSecond(): number {
   } catch {
     return 100;
   }
-}
-
-/** utime + stime of a process in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** A free loopback port: bind port 0, note the port, close. */
@@ -66,37 +59,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-function ready(child: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`no "${READY_LINE}" within ${timeoutMs / 1000} s; log so far:\n${log.slice(-2000)}`)), timeoutMs);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (log.length > 64 * 1024) return;
-      log += chunk.toString();
-      if (log.includes(READY_LINE)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`accel-agent run exited (${signal ?? code}) before it was ready:\n${log.slice(-2000)}`));
-    });
-  });
-}
-
-function stopped(child: ChildProcess, timeoutMs: number): Promise<string> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(String(child.signalCode ?? child.exitCode));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve(String(signal ?? code));
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 interface Hello {
