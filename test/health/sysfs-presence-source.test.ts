@@ -148,6 +148,18 @@ t.test('symlinks leading out of /sys are refused, never followed', async (t) => 
   exactly(t, s.take(), [{ ...raised(s.gpu.id, 'pci-missing'), detail: /pointing outside \/sys \(refused\)/ }]);
 });
 
+t.test('a bus entry re-pointed after an earlier check is resolved afresh, not taken from memory', async (t) => {
+  const s = await setup(t);
+  await s.start();
+  exactly(t, s.take(), []);
+  await rm(s.tree.p(`/sys/bus/pci/devices/${s.gpu.pciBusId}`));
+  await mkdir(s.tree.p('/outside/gpu'), { recursive: true });
+  await symlink('/outside/gpu', s.tree.p(`/sys/bus/pci/devices/${s.gpu.pciBusId}`));
+  s.clock.advance(500);
+  await eventually(() => s.signals.length > 0);
+  exactly(t, s.take(), [{ ...raised(s.gpu.id, 'pci-missing'), detail: /pointing outside \/sys \(refused\)/ }]);
+});
+
 t.test('a driver link leading out of /sys counts as no driver', async (t) => {
   const s = await setup(t);
   await s.tree.unbind(s.npu.pciBusId);
