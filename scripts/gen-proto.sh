@@ -1,7 +1,7 @@
 #!/bin/sh
 # Regenerates the TypeScript for the local gRPC API (agent/api/gen) and the
-# kubelet device-plugin API (agent/kubelet/gen) from their proto/ directories
-# with buf and ts-proto: no protoc and no remote plugins. The output is
+# kubelet device-plugin and pod-resources APIs (agent/kubelet/gen) from their
+# proto/ directories with buf and ts-proto: no protoc and no remote plugins. The output is
 # committed, so builds and tests never need this step; run it after editing a
 # .proto and commit the result. buf is not a dependency of the package (its
 # lock entries would name platform binaries for every OS), so install it for

@@ -17,6 +17,10 @@ export const agentSchema = {
   hostRoot: absolutePath('/', { flag: 'host-root', doc: 'Where the host filesystem is visible (/host in the DaemonSet).' }),
   socket: absolutePath('/run/accel-agent/agent.sock', { flag: 'socket', doc: 'Unix socket of the local gRPC API.' }),
   kubeletDir: absolutePath('/var/lib/kubelet/device-plugins', { flag: 'kubelet-dir', doc: 'Kubelet device-plugin directory.' }),
+  podResourcesSocket: absolutePath('/var/lib/kubelet/pod-resources/kubelet.sock', {
+    flag: 'pod-resources-socket',
+    doc: "Kubelet's pod-resources socket, read to label telemetry with the pod using each device; absent means no owner labels.",
+  }),
   cdiDir: absolutePath('/var/run/cdi', { flag: 'cdi-dir', doc: 'Directory the agent writes CDI specs to.' }),
   stateDir: absolutePath('/var/lib/accel-agent', { flag: 'state-dir', doc: 'Durable agent state (a host directory, never an emptyDir).' }),
   nfdDir: absolutePath('/etc/kubernetes/node-feature-discovery/features.d', { flag: 'nfd-dir', doc: 'Node Feature Discovery local feature directory.' }),

@@ -4,6 +4,7 @@ import type { AgentConfig } from '../config/schema.js';
 import { fsyncPolicy } from '../config/options.js';
 import { describeError } from '../errors.js';
 import type { HostRoot } from '../host/host-root.js';
+import { DeviceOwnerCache, PodResourcesClient, type DeviceOwners } from '../kubelet/pod-resources.js';
 import type { Logger } from '../log.js';
 import { deviceLabels } from '../telemetry/metric-names.js';
 import type { MetricsServer, NodeMetrics } from '../telemetry/node-metrics.js';
@@ -12,6 +13,9 @@ import type { Sampler } from '../telemetry/sampler.js';
 import { openHostNvml } from '../vendors/nvidia/nvml-session.js';
 import type { DeviceRegistry, RegistryEvent } from './device-registry.js';
 import type { Service } from './service.js';
+
+/** How long pod owners from kubelet are reused before the next List. */
+const OWNER_TTL_MS = 5000;
 
 /**
  * Samples every device on an interval and hands the readings to the node's
@@ -31,6 +35,9 @@ export class TelemetryService implements Service {
   private tick: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly node: string;
+  /** Pod owners of devices from kubelet, refreshed every few seconds rather than every tick. */
+  private readonly owners: DeviceOwnerCache;
+  private currentOwners: DeviceOwners = new Map();
 
   constructor(
     private readonly config: AgentConfig,
@@ -39,6 +46,8 @@ export class TelemetryService implements Service {
     private readonly log: Logger,
   ) {
     this.node = config.telemetry.agentId ?? hostname();
+    const podResources = new PodResourcesClient(config.podResourcesSocket);
+    this.owners = new DeviceOwnerCache(() => podResources.lookup(), OWNER_TTL_MS);
   }
 
   async start(): Promise<void> {
@@ -62,6 +71,7 @@ export class TelemetryService implements Service {
       metrics.gauge('accel_agent_devices', () => this.registry.list().length);
       metrics.gauge('accel_agent_devices_unhealthy', () => this.registry.list().filter((d) => d.health !== 'Healthy').length);
     }
+    await this.refreshOwners();
     if (t.collectorUrl !== null) {
       const { TelemetryPipeline } = await import('../telemetry/pipeline.js');
       this.pipeline = await TelemetryPipeline.open({
@@ -95,12 +105,13 @@ export class TelemetryService implements Service {
   async sampleOnce(): Promise<void> {
     if (!this.sampler) return;
     try {
+      if (await this.refreshOwners()) await this.describe();
       const devices = this.registry.list();
       const samples = await this.sampler.sample(devices);
       const byId = new Map(devices.map((d) => [d.id, d]));
       this.metrics?.update(samples, (id) => {
         const d = byId.get(id);
-        return d && deviceLabels(d, this.node);
+        return d && deviceLabels(d, this.node, this.currentOwners.get(id));
       });
       await this.pipeline?.addSamples(samples);
     } catch (err) {
@@ -108,8 +119,26 @@ export class TelemetryService implements Service {
     }
   }
 
+  /**
+   * Takes the owners from the cache (a List on kubelet once the TTL is up);
+   * true when they changed, so the collector's labels are re-sent. Never
+   * throws: without kubelet a device simply has no owner labels.
+   */
+  private async refreshOwners(): Promise<boolean> {
+    const r = await this.owners.get();
+    this.currentOwners = r.owners;
+    // Logged on change only: a node without kubelet would otherwise log every few seconds.
+    if (r.problemChanged) {
+      if (r.problem !== null) this.log.info({ reason: r.problem }, 'no pod owners for device telemetry');
+      else this.log.info('pod owners for device telemetry come from kubelet');
+    }
+    return r.changed;
+  }
+
   private async describe(): Promise<void> {
-    await this.pipeline?.describeDevices(this.registry.list().map((d) => ({ deviceId: d.id, labels: deviceLabels(d, this.node) })));
+    await this.pipeline?.describeDevices(
+      this.registry.list().map((d) => ({ deviceId: d.id, labels: deviceLabels(d, this.node, this.currentOwners.get(d.id)) })),
+    );
   }
 
   private async onRegistryEvent(e: RegistryEvent): Promise<void> {

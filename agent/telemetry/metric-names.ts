@@ -1,3 +1,4 @@
+import type { DeviceOwner } from '../kubelet/pod-resources.js';
 import type { Device } from '../model/device.js';
 import type { NvmlDeviceSample } from '../vendors/nvidia/nvml-binding.js';
 
@@ -44,8 +45,12 @@ export function nvidiaMetrics(s: NvmlDeviceSample): Record<string, number> {
   return m;
 }
 
-/** The labels a device is described by at the collector and on /metrics, in dcgm-exporter's spelling. */
-export function deviceLabels(d: Device, hostname: string): Record<string, string> {
+/**
+ * The labels a device is described by at the collector and on /metrics, in
+ * dcgm-exporter's spelling. The owner labels are always present (empty for a
+ * device no pod holds), so a series keeps one label set whether owned or not.
+ */
+export function deviceLabels(d: Device, hostname: string, owner?: DeviceOwner): Record<string, string> {
   return {
     gpu: String(d.index),
     UUID: d.uuid ?? d.id,
@@ -55,5 +60,8 @@ export function deviceLabels(d: Device, hostname: string): Record<string, string
     Hostname: hostname,
     vendor: d.vendor,
     kind: d.kind,
+    pod: owner?.pod ?? '',
+    namespace: owner?.namespace ?? '',
+    container: owner?.container ?? '',
   };
 }

@@ -11,7 +11,7 @@ export interface DeviceSeries {
 }
 
 /** The labels of a device gauge, in dcgm-exporter's spelling plus the agent's own. */
-export const SERIES_LABELS = ['gpu', 'UUID', 'pci_bus_id', 'device', 'modelName', 'Hostname', 'vendor', 'kind'] as const;
+export const SERIES_LABELS = ['gpu', 'UUID', 'pci_bus_id', 'device', 'modelName', 'Hostname', 'vendor', 'kind', 'pod', 'namespace', 'container'] as const;
 
 /**
  * The node's own Prometheus endpoint: the latest reading of every device

@@ -28,3 +28,8 @@ t.test('device labels use the names dcgm-exporter dashboards select on', async (
   t.match(labels, { gpu: '3', device: 'nvidia3', Hostname: 'node-a', vendor: 'nvidia' });
   t.ok(labels['UUID'] && labels['pci_bus_id'] && labels['modelName']);
 });
+
+t.test('owner labels name the pod holding the device, and are empty (not missing) without one', async (t) => {
+  t.match(deviceLabels(gpu(0), 'node-a', { pod: 'train-0', namespace: 'ml', container: 'trainer' }), { pod: 'train-0', namespace: 'ml', container: 'trainer' });
+  t.match(deviceLabels(gpu(0), 'node-a'), { pod: '', namespace: '', container: '' });
+});
