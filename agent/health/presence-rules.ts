@@ -34,10 +34,12 @@ export function judgePresence(
 ): ConditionVerdicts {
   const v: ConditionVerdicts = {};
   v['pci-missing'] = obs.pciProblem === null ? null : `PCI function ${target.pciBusId} ${obs.pciProblem}`;
-  // Without the function there is nothing to bind; pci-missing already says everything.
-  v['driver-unbound'] = obs.pciProblem === null ? driverProblem(target.pciBusId, obs.driver, rules.expectedDrivers) : null;
+  const unloaded = obs.driverPath !== null && !obs.driverPath.present;
+  // Without the function there is nothing to bind, and without the driver nothing to bind to:
+  // pci-missing or driver-unloaded already says everything.
+  v['driver-unbound'] = obs.pciProblem === null && !unloaded ? driverProblem(target.pciBusId, obs.driver, rules.expectedDrivers) : null;
   if (obs.driverPath !== null) {
-    v['driver-unloaded'] = obs.driverPath.present ? null : `${target.vendor} driver is not loaded (${obs.driverPath.path} is missing)`;
+    v['driver-unloaded'] = unloaded ? `${target.vendor} driver is not loaded (${obs.driverPath.path} is missing)` : null;
   }
   v['node-missing'] = obs.missingNodes.length === 0 ? null : `device node${obs.missingNodes.length > 1 ? 's' : ''} missing: ${obs.missingNodes.join(', ')}`;
   if (rules.temperatureLimitC === null) {

@@ -146,8 +146,10 @@ t.test('simulated GPU host: Xids from the kernel log, unplug, driver unload, and
 
   const before = changes.length;
   await unloadNvidiaDriver(root);
-  await eventually(() => monitor.status().every((s) => s.health === 'Unhealthy'));
-  for (const s of monitor.status()) t.match(s.reason, /nvidia driver is not loaded \(\/proc\/driver\/nvidia is missing\)/, `${s.id}: driver reason`);
+  // Unloading is not atomic (functions are unbound before /proc goes), so a round may first
+  // see only the unbinding; the verdict settles on the unloaded driver.
+  await eventually(() => monitor.status().every((s) => s.health === 'Unhealthy' && /driver is not loaded/.test(s.reason)));
+  for (const s of monitor.status()) t.match(s.reason, /^nvidia driver is not loaded \(\/proc\/driver\/nvidia is missing\)$/, `${s.id}: driver reason`);
   await loadNvidiaDriver(root);
   await eventually(() => monitor.status().every((s) => s.health === 'Healthy'));
   t.ok(changes.length > before);

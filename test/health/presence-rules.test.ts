@@ -73,3 +73,9 @@ t.test('hwmon millidegrees parse; anything else is unknown', async (t) => {
   t.equal(parseMillidegrees('-5000'), -5);
   for (const bad of ['', 'hot', '4.5e4', '45000 45000', '0x1000', '9999999999999', '\u0000']) t.equal(parseMillidegrees(bad), null, JSON.stringify(bad));
 });
+
+t.test('an unloaded driver is the one reason, even with the functions unbound', async (t) => {
+  const v = judgePresence(gpu, { ...fine, driver: null, driverPath: { path: '/proc/driver/nvidia', present: false } }, false, rules);
+  t.equal(v['driver-unloaded'], 'nvidia driver is not loaded (/proc/driver/nvidia is missing)');
+  t.equal(v['driver-unbound'], null, 'unbinding follows from the unload');
+});
