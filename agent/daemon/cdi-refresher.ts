@@ -4,6 +4,7 @@ import { describeError } from '../errors.js';
 import { generateCdiForConfig } from '../inject/cdi-from-config.js';
 import type { Logger } from '../log.js';
 import type { CdiSpec } from '../inject/container-edits.js';
+import { CoalescingRunner } from './coalescing-runner.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { Service } from './service.js';
 
@@ -16,10 +17,12 @@ import type { Service } from './service.js';
 export class CdiRefresher implements Service {
   readonly name = 'cdi';
   private unsubscribe: (() => void) | undefined;
-  private pending: Promise<void> = Promise.resolve();
-  private dirty = false;
   private readonly specs = new Map<string, CdiSpec>();
-  enabled = false;
+  /** Bursts of changes fold into one regeneration after the current one. */
+  private readonly runner = new CoalescingRunner(
+    () => this.regenerate(),
+    (err) => this.log.error({ reason: describeError(err) }, 'CDI spec generation failed; runtimes keep the previous specs'),
+  );
 
   constructor(
     private readonly config: AgentConfig,
@@ -33,33 +36,21 @@ export class CdiRefresher implements Service {
       this.log.info({ cdiDir: dir }, 'CDI directory does not exist; CDI spec generation is off');
       return;
     }
-    this.enabled = true;
     this.unsubscribe = this.registry.subscribe((e) => {
-      if (e.type !== 'health') this.schedule();
+      if (e.type !== 'health') void this.runner.request();
     });
-    this.schedule();
-    await this.pending;
+    await this.runner.request();
   }
 
-  /** Coalesces bursts of changes into one regeneration after the current one. */
-  private schedule(): void {
-    if (this.dirty) return;
-    this.dirty = true;
-    this.pending = this.pending.then(async () => {
-      this.dirty = false;
-      try {
-        const result = await generateCdiForConfig(this.config, this.log, {
-          outputDir: this.config.cdiDir,
-          inventory: { devices: this.registry.list(), drivers: this.registry.drivers() },
-        });
-        for (const v of result.vendors) {
-          if (v.spec) this.specs.set(v.kind, v.spec);
-          else if (v.error === null) this.specs.delete(v.kind);
-        }
-      } catch (err) {
-        this.log.error({ reason: describeError(err) }, 'CDI spec generation failed; runtimes keep the previous specs');
-      }
+  private async regenerate(): Promise<void> {
+    const result = await generateCdiForConfig(this.config, this.log, {
+      outputDir: this.config.cdiDir,
+      inventory: { devices: this.registry.list(), drivers: this.registry.drivers() },
     });
+    for (const v of result.vendors) {
+      if (v.spec) this.specs.set(v.kind, v.spec);
+      else if (v.error === null) this.specs.delete(v.kind);
+    }
   }
 
   /** The spec last written for a CDI kind, for Allocate answers that spell the edits out. */
@@ -69,11 +60,11 @@ export class CdiRefresher implements Service {
 
   /** Resolves once every scheduled regeneration has finished. */
   settled(): Promise<void> {
-    return this.pending;
+    return this.runner.settled();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
-    await this.pending;
+    await this.runner.settled();
   }
 }
