@@ -22,11 +22,15 @@
 #include "../common/stub_conf_locate.h"
 #include "stub_events.h"
 #include "stub_state.h"
+#include "stub_watch.h"
 
 #define NVML_API __attribute__((visibility("default")))
 #define MAX_CONF_BYTES (1 << 20)
 #define MAX_EVENT_SETS 32
+/* Without inotify the wait re-reads the files this often. */
 #define EVENT_POLL_MS 5
+/* Even with inotify, a wait wakes this often to notice nvmlShutdown from another thread. */
+#define EVENT_WAKE_MS 250
 #define SUPPORTED_EVENTS \
   (nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError | nvmlEventTypeXidCriticalError)
 
@@ -446,32 +450,41 @@ NVML_API nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned lon
   return leave(NVML_SUCCESS);
 }
 
+/* One look at the events file for `set`: NVML_SUCCESS with `data` filled, NVML_ERROR_TIMEOUT for nothing yet, or an error. */
+static nvmlReturn_t next_event(nvmlEventSet_t set, nvmlEventData_t *data) {
+  pthread_mutex_lock(&lock);
+  if (init_count == 0) return leave(NVML_ERROR_UNINITIALIZED);
+  struct nvmlEventSet_st *s = live_set(set);
+  if (s == NULL || data == NULL) return leave(NVML_ERROR_INVALID_ARGUMENT);
+  refresh_locked();
+  stub_event ev;
+  while (stub_events_next(events_path, &s->cursor, &ev)) {
+    int position = stub_device_position(&state, ev.conf_index);
+    if (position < 0 || (s->masks[position] & ev.type) == 0) continue;
+    data->device = &handles[position];
+    data->eventType = ev.type;
+    data->eventData = ev.data;
+    data->gpuInstanceId = UINT_MAX; /* not a MIG instance */
+    data->computeInstanceId = UINT_MAX;
+    return leave(NVML_SUCCESS);
+  }
+  return leave(NVML_ERROR_TIMEOUT);
+}
+
 NVML_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
   nvmlReturn_t rc = enter("nvmlEventSetWait_v2");
   if (rc != NVML_SUCCESS) return rc;
   long long deadline = now_ms() + timeoutms;
+  /* Watching starts before the first look, so a line appended in between still wakes the wait. */
+  int watch = stub_watch_open(events_path);
   for (;;) {
-    pthread_mutex_lock(&lock);
-    if (init_count == 0) return leave(NVML_ERROR_UNINITIALIZED);
-    struct nvmlEventSet_st *s = live_set(set);
-    if (s == NULL || data == NULL) return leave(NVML_ERROR_INVALID_ARGUMENT);
-    refresh_locked();
-    stub_event ev;
-    while (stub_events_next(events_path, &s->cursor, &ev)) {
-      int position = stub_device_position(&state, ev.conf_index);
-      if (position < 0 || (s->masks[position] & ev.type) == 0) continue;
-      data->device = &handles[position];
-      data->eventType = ev.type;
-      data->eventData = ev.data;
-      data->gpuInstanceId = UINT_MAX; /* not a MIG instance */
-      data->computeInstanceId = UINT_MAX;
-      return leave(NVML_SUCCESS);
-    }
-    pthread_mutex_unlock(&lock);
+    rc = next_event(set, data);
     long long left = deadline - now_ms();
-    if (left <= 0) return NVML_ERROR_TIMEOUT;
-    sleep_ms(left < EVENT_POLL_MS ? (unsigned int)left : EVENT_POLL_MS);
+    if (rc != NVML_ERROR_TIMEOUT || left <= 0) break;
+    stub_watch_wait(watch, left < EVENT_WAKE_MS ? (unsigned int)left : EVENT_WAKE_MS, EVENT_POLL_MS);
   }
+  stub_watch_close(watch);
+  return rc;
 }
 
 NVML_API nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {

@@ -1,0 +1,23 @@
+/*
+ * Blocking until the simulated driver's files change. A real
+ * nvmlEventSetWait sleeps in the kernel until an event or the timeout; the
+ * stub gets the same near-zero idle cost from inotify on the directory that
+ * holds its conf and events files, instead of re-reading them every few
+ * milliseconds.
+ */
+#ifndef ACCEL_NVML_STUB_WATCH_H
+#define ACCEL_NVML_STUB_WATCH_H
+
+/*
+ * Starts watching the directory of `file` for writes, renames and removals.
+ * Returns a descriptor, or -1 when inotify is unavailable (the caller then
+ * polls on a short sleep instead).
+ */
+int stub_watch_open(const char *file);
+
+/* Waits up to `timeout_ms` for a change seen by `watch` (or sleeps `fallback_ms` at most when it is -1). */
+void stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms);
+
+void stub_watch_close(int watch);
+
+#endif
