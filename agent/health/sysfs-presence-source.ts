@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { describeError, isAccelError, ErrorCode } from '../errors.js';
 import type { HostRoot } from '../host/host-root.js';
+import { LinkCache } from '../host/link-cache.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { VendorName } from '../model/device.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -46,6 +47,8 @@ export class SysfsPresenceSource implements HealthSource {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly interval: number;
+  /** Bus entries and driver links, read every round for every device, rarely change. */
+  private readonly links: LinkCache;
   /** Per device, the conditions this source has raised and their details. */
   private readonly raised = new Map<string, Map<Condition, string>>();
   private readonly lastError = new Map<string, string>();
@@ -58,6 +61,7 @@ export class SysfsPresenceSource implements HealthSource {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger;
     this.interval = opts.pollIntervalMs ?? DEFAULT_HEALTH_OPTIONS.pollIntervalMs;
+    this.links = new LinkCache(opts.host, { within: SYSFS });
   }
 
   /** Checks once before returning, so the first picture of the host is known when start resolves. */
@@ -140,7 +144,7 @@ export class SysfsPresenceSource implements HealthSource {
     let pciDir: string | null = null;
     let pciProblem: string | null = null;
     try {
-      pciDir = await host.resolveWithin(pciLink, SYSFS);
+      pciDir = await this.links.resolve(pciLink);
       if (pciDir === null) pciProblem = 'is gone from /sys/bus/pci/devices';
     } catch (err) {
       if (!isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) throw err;
@@ -161,7 +165,7 @@ export class SysfsPresenceSource implements HealthSource {
 
   private async boundDriver(pciDir: string): Promise<string | null> {
     try {
-      const driver = await this.opts.host.resolveWithin(`${pciDir}/driver`, SYSFS);
+      const driver = await this.links.resolve(`${pciDir}/driver`);
       return driver === null ? null : path.posix.basename(driver);
     } catch (err) {
       if (isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) return null;

@@ -69,6 +69,16 @@ export class HostRoot {
     }
   }
 
+  /** The text of a symlink, or null when the path is missing or not a symlink. */
+  async readLink(hostPath: string): Promise<string | null> {
+    try {
+      return await readlink(this.path(hostPath));
+    } catch (err) {
+      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return null;
+      throw new AccelError(ErrorCode.HOST_READ, `cannot read the link ${hostPath}`, { cause: err, details: { hostPath } });
+    }
+  }
+
   /**
    * Resolves a host path to the host path it finally names, following every
    * symlink as the host kernel would (absolute targets start at the host root,

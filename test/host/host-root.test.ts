@@ -70,3 +70,11 @@ t.test('isWithin compares whole path components', async (t) => {
   t.ok(isWithin('/anything', '/'));
   t.equal(normaliseHostPath('/a//b/../c'), '/a/c');
 });
+
+t.test('readLink gives a link its text, and null for a plain file or nothing', async (t) => {
+  const h = new HostRoot(await tree());
+  t.equal(await h.readLink('/usr/lib/x86_64-linux-gnu/libcuda.so.1'), 'libcuda.so.470.82.01');
+  t.equal(await h.readLink('/usr/lib/x86_64-linux-gnu/libevil.so.1'), '/etc/shadow', 'the text, not followed');
+  t.equal(await h.readLink('/etc/shadow'), null);
+  t.equal(await h.readLink('/etc/missing'), null);
+});
