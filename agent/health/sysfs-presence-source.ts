@@ -152,7 +152,7 @@ export class SysfsPresenceSource implements HealthSource {
     }
     const missingNodes: string[] = [];
     for (const node of target.deviceNodes) {
-      if (!(await host.exists(node))) missingNodes.push(node);
+      if (!host.existsSync(node)) missingNodes.push(node);
     }
     return {
       pciProblem,

@@ -17,8 +17,10 @@ interface Entry {
  * `resolveWithin` for symlinks that are read over and over but rarely change,
  * such as a PCI function's sysfs entry and its driver link, checked every
  * half second for every device. A full resolution stats each component of
- * the path (ten or more calls per link); here a link whose text is what it
- * was, and whose target still exists, costs two. A changed text is resolved
+ * the path (ten or more calls through the thread pool per link); here a link
+ * whose text is what it was, and whose target still exists, costs two
+ * synchronous calls, so it is meant for sysfs links only (see
+ * `HostRoot.readLinkSync`). A changed text is resolved
  * afresh (so a re-pointed link is judged at once), and so is every link now
  * and then, which bounds how long a change further down the path could go
  * unseen.
@@ -41,10 +43,10 @@ export class LinkCache {
    * Paths that are not symlinks are resolved in full every time.
    */
   async resolve(link: string): Promise<string | null> {
-    const text = await this.#host.readLink(link);
+    const text = this.#host.readLinkSync(link);
     const known = this.#entries.get(link);
     if (text !== null && known !== undefined && known.text === text && known.hits < this.#revalidateAfter) {
-      if (await this.#host.exists(known.resolved)) {
+      if (this.#host.existsSync(known.resolved)) {
         known.hits++;
         return known.resolved;
       }

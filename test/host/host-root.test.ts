@@ -71,10 +71,22 @@ t.test('isWithin compares whole path components', async (t) => {
   t.equal(normaliseHostPath('/a//b/../c'), '/a/c');
 });
 
-t.test('readLink gives a link its text, and null for a plain file or nothing', async (t) => {
+t.test('readLinkSync gives a link its text, and null for a plain file or nothing', async (t) => {
   const h = new HostRoot(await tree());
-  t.equal(await h.readLink('/usr/lib/x86_64-linux-gnu/libcuda.so.1'), 'libcuda.so.470.82.01');
-  t.equal(await h.readLink('/usr/lib/x86_64-linux-gnu/libevil.so.1'), '/etc/shadow', 'the text, not followed');
-  t.equal(await h.readLink('/etc/shadow'), null);
-  t.equal(await h.readLink('/etc/missing'), null);
+  t.equal(h.readLinkSync('/usr/lib/x86_64-linux-gnu/libcuda.so.1'), 'libcuda.so.470.82.01');
+  t.equal(h.readLinkSync('/usr/lib/x86_64-linux-gnu/libevil.so.1'), '/etc/shadow', 'the text, not followed');
+  t.equal(h.readLinkSync('/etc/shadow'), null);
+  t.equal(h.readLinkSync('/etc/missing'), null);
+  t.equal(h.readLinkSync('/etc/shadow/below'), null, 'a path through a file is no link either');
+});
+
+t.test('existsSync answers as exists does, dangling links included', async (t) => {
+  const root = await tree();
+  const h = new HostRoot(root);
+  await symlink('nowhere', path.join(root, 'etc/dangling'));
+  for (const p of ['/etc/shadow', '/usr/lib64', '/etc/dangling', '/etc/missing', '/etc/shadow/below']) {
+    t.equal(h.existsSync(p), await h.exists(p), p);
+  }
+  t.equal(h.existsSync('/etc/dangling'), true, 'the link itself is there');
+  t.equal(h.existsSync('/etc/missing'), false);
 });
