@@ -3,22 +3,20 @@
  * service (grpc.health.v1) and server reflection, so stock tools such as
  * grpcurl and grpc_health_probe work against the agent.
  */
-import path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { DeviceRegistry } from '../daemon/device-registry.js';
 import type { Service } from '../daemon/service.js';
 import { AccelError, ErrorCode, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { packageRoot, packageVersion } from '../package-root.js';
+import { packageVersion } from '../package-root.js';
 import { createAgentService, type AgentService } from './agent-service.js';
 import { AGENT_SERVICE_NAME, DEFAULT_SOCKET_PATH } from './defaults.js';
+import { DescriptorIndex } from './descriptor-index.js';
 import { AgentServiceService } from './gen/accel/agent/v1/agent.js';
+import { API_DESCRIPTOR_SET_BASE64 } from './gen/descriptors.js';
+import { HealthService, ServingStatus } from './health-service.js';
+import { ReflectionService } from './reflection-service.js';
 import { discardPlan, prepareSocket, publishSocket, removeSocket } from './socket-file.js';
-
-const AGENT_PROTO = 'accel/agent/v1/agent.proto';
 
 export interface ApiServerOptions {
   registry: DeviceRegistry;
@@ -30,8 +28,6 @@ export interface ApiServerOptions {
   gid?: number;
   /** Reported by GetHostInfo; default the package version. */
   agentVersion?: string;
-  /** Directory holding accel/agent/v1/agent.proto, read for reflection; default the package's agent/api/proto. */
-  protoDir?: string;
   /** How long stop() lets calls finish before cutting them off; default 5 s. */
   shutdownTimeoutMs?: number;
   /** How far a watcher may fall behind before its stream is ended; default 1000 messages. */
@@ -46,7 +42,7 @@ export class ApiServer implements Service {
   readonly #logger: Logger;
   #server: Server | null = null;
   #service: AgentService | null = null;
-  #health: HealthImplementation | null = null;
+  #health: HealthService | null = null;
   #socketIno: number | null = null;
 
   constructor(options: ApiServerOptions) {
@@ -72,16 +68,16 @@ export class ApiServer implements Service {
         logger: this.#logger,
       });
       server.addService(AgentServiceService, service.implementation);
-      const health = new HealthImplementation({ '': 'NOT_SERVING', [AGENT_SERVICE_NAME]: 'NOT_SERVING' });
+      const health = new HealthService({ '': ServingStatus.NOT_SERVING, [AGENT_SERVICE_NAME]: ServingStatus.NOT_SERVING });
       health.addToServer(server);
-      new ReflectionService(this.#loadDescriptors()).addToServer(server);
+      new ReflectionService(DescriptorIndex.parse(Buffer.from(API_DESCRIPTOR_SET_BASE64, 'base64'))).addToServer(server);
 
       await new Promise<void>((resolve, reject) => {
         server.bindAsync(`unix:${plan.bindPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
       });
       this.#socketIno = await publishSocket(plan, this.#options.socketMode ?? 0o660, gid);
-      health.setStatus('', 'SERVING');
-      health.setStatus(AGENT_SERVICE_NAME, 'SERVING');
+      health.setStatus('', ServingStatus.SERVING);
+      health.setStatus(AGENT_SERVICE_NAME, ServingStatus.SERVING);
       this.#server = server;
       this.#service = service;
       this.#health = health;
@@ -102,8 +98,8 @@ export class ApiServer implements Service {
     const server = this.#server;
     if (server === null) return;
     this.#server = null;
-    this.#health?.setStatus('', 'NOT_SERVING');
-    this.#health?.setStatus(AGENT_SERVICE_NAME, 'NOT_SERVING');
+    this.#health?.setStatus('', ServingStatus.NOT_SERVING);
+    this.#health?.setStatus(AGENT_SERVICE_NAME, ServingStatus.NOT_SERVING);
     this.#service?.endWatches();
     const timeoutMs = this.#options.shutdownTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;
@@ -132,16 +128,5 @@ export class ApiServer implements Service {
   /** Open watch streams (0 when stopped). */
   watchCount(): number {
     return this.#server === null ? 0 : (this.#service?.watchCount() ?? 0);
-  }
-
-  #loadDescriptors() {
-    const protoDir = this.#options.protoDir ?? path.join(packageRoot(), 'agent', 'api', 'proto');
-    // health.proto lives at <root>/health/v1/health.proto and is imported by that relative name.
-    const healthRoot = path.resolve(path.dirname(healthProtoPath), '..', '..');
-    try {
-      return loadSync([AGENT_PROTO, path.relative(healthRoot, healthProtoPath)], { includeDirs: [protoDir, healthRoot] });
-    } catch (err) {
-      throw new AccelError(ErrorCode.API_SOCKET, `cannot load the API descriptors from ${protoDir}`, { cause: err });
-    }
   }
 }

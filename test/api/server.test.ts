@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { promises as fs, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
@@ -14,6 +16,8 @@ import type { Device } from '../../agent/model/device.js';
 import { packageRoot } from '../../agent/package-root.js';
 import { gpu, inventory, npu } from '../helpers/sample-inventory.js';
 import { makeStaleSocket, socketDir } from '../helpers/unix-sockets.js';
+
+const execFileAsync = promisify(execFile);
 
 interface Running {
   registry: DeviceRegistry;
@@ -312,11 +316,23 @@ t.test('stop does not remove a socket that another server has since put at the p
   t.ok((await fs.lstat(socketPath)).isSocket(), "the successor's socket is still there");
 });
 
-t.test('a missing proto directory makes start fail clearly and leaves nothing behind', async (t) => {
-  const dir = socketDir(t);
-  const server = new ApiServer({ registry: new DeviceRegistry(), socketPath: path.join(dir, 'agent.sock'), protoDir: path.join(dir, 'nope') });
-  await t.rejects(server.start(), { code: ErrorCode.API_SOCKET, message: /descriptors/ });
-  t.same(await fs.readdir(dir), []);
+t.test('serving the API loads none of the packages that health and reflection used to need', async (t) => {
+  const dropped = ['@grpc/proto-loader', '@grpc/reflection', 'grpc-health-check', 'protobufjs'];
+  // A fresh process: this test file itself loads those packages for its raw clients.
+  const script = `
+    import { createRequire } from 'node:module';
+    const { ApiServer } = await import(${JSON.stringify(path.join(packageRoot(), 'agent/api/server.ts'))});
+    const { DeviceRegistry } = await import(${JSON.stringify(path.join(packageRoot(), 'agent/daemon/device-registry.ts'))});
+    const server = new ApiServer({ registry: new DeviceRegistry(), socketPath: ${JSON.stringify(path.join(socketDir(t), 'agent.sock'))} });
+    await server.start();
+    await server.stop();
+    // Packages imported from ES modules still load through require, so its cache lists every CommonJS package used.
+    console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+  const { stdout } = await execFileAsync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], { cwd: packageRoot() });
+  const loaded = JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
+  const packages = (name: string) => loaded.filter((file) => file.includes(`${path.sep}node_modules${path.sep}${name}${path.sep}`));
+  t.ok(packages('@grpc/grpc-js').length > 0, 'the check sees packages the server does load');
+  for (const name of dropped) t.same(packages(name), [], `${name} is not loaded`);
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
