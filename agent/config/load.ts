@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { AccelError, ErrorCode } from '../errors.js';
 import { Problem, typeName, type Field, type Infer, type Section, type Shape } from './fields.js';
 import { CONFIG_VERSION, agentSchema, type AgentConfig } from './schema.js';
@@ -63,6 +63,14 @@ function applyMapping(shape: Shape, raw: Record<string, unknown>, target: Record
   }
 }
 
+/**
+ * The YAML parser is loaded only when there is a file to parse: it is a
+ * megabyte of heap the daemon would otherwise carry for its whole life.
+ */
+function yaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
+}
+
 export function envName(flag: string): string {
   return ENV_PREFIX + flag.toUpperCase().replace(/-/g, '_');
 }
@@ -78,7 +86,7 @@ export function resolveConfig(sources: ConfigSources): AgentConfig {
 
   if (sources.file) {
     const { name, text } = sources.file;
-    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+    const doc = yaml().parseDocument(text, { uniqueKeys: true, prettyErrors: false });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
       throw new AccelError(ErrorCode.CONFIG_INVALID, `${name}: not valid YAML: ${e.message.split('\n')[0]}`, { cause: e });

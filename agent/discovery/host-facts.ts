@@ -1,5 +1,5 @@
 import os from 'node:os';
-import si from 'systeminformation';
+import { createRequire } from 'node:module';
 import { describeError } from '../errors.js';
 import type { HostRoot } from '../host/host-root.js';
 import type { Logger } from '../log.js';
@@ -31,7 +31,7 @@ const MIB = 1024 * 1024;
  */
 export async function collectHostFacts(options: HostFactsOptions = {}): Promise<HostFacts> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const sys = options.systemInfo ?? (si as unknown as SystemInfo);
+  const sys = options.systemInfo ?? systemInformation();
   let facts: HostFacts;
   try {
     facts = await withTimeout(fromSystemInfo(sys), timeoutMs);
@@ -41,6 +41,19 @@ export async function collectHostFacts(options: HostFactsOptions = {}): Promise<
   }
   if (options.host && options.host.root !== '/') facts = await overlayHostFiles(options.host, facts);
   return facts;
+}
+
+/**
+ * Only the three systeminformation modules that answer these calls. Its index
+ * loads all of its modules, a megabyte of heap more that an idle daemon would
+ * keep for nothing; the package has no export map, so these paths are public.
+ */
+function systemInformation(): SystemInfo {
+  const load = createRequire(import.meta.url);
+  const { cpu } = load('systeminformation/lib/cpu.js') as Pick<SystemInfo, 'cpu'>;
+  const { mem } = load('systeminformation/lib/memory.js') as Pick<SystemInfo, 'mem'>;
+  const { osInfo } = load('systeminformation/lib/osinfo.js') as Pick<SystemInfo, 'osInfo'>;
+  return { cpu, mem, osInfo };
 }
 
 async function fromSystemInfo(sys: SystemInfo): Promise<HostFacts> {

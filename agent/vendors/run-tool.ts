@@ -1,5 +1,3 @@
-import { execa } from 'execa';
-
 export interface RunToolOptions {
   /** The whole process group is killed after this long. */
   timeoutMs: number;
@@ -22,6 +20,9 @@ export type ToolOutcome =
  * would wait for them however short the timeout.
  */
 export async function runTool(file: string, args: readonly string[], options: RunToolOptions): Promise<ToolOutcome> {
+  // Loaded on first use: tools run only when NVML is missing or broken, and
+  // execa with its dependencies is over 2 MiB of heap in an idle daemon.
+  const { execa } = await import('execa');
   if (options.signal?.aborted) return { kind: 'aborted' };
   const child = execa(file, args, {
     detached: true,
