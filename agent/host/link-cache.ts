@@ -3,7 +3,7 @@ import type { HostRoot } from './host-root.js';
 export interface LinkCacheOptions {
   /** Host directories every link must resolve within, as for `HostRoot.resolveWithin`. */
   within: readonly string[];
-  /** After this many answers from memory a link is walked in full again; default 20. */
+  /** After this many answers from memory a link is walked in full again; default 120 (a minute of half-second checks). */
   revalidateAfter?: number;
 }
 
@@ -34,7 +34,7 @@ export class LinkCache {
   constructor(host: HostRoot, options: LinkCacheOptions) {
     this.#host = host;
     this.#within = options.within;
-    this.#revalidateAfter = options.revalidateAfter ?? 20;
+    this.#revalidateAfter = options.revalidateAfter ?? 120;
   }
 
   /**
