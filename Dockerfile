@@ -25,7 +25,6 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
-COPY --from=build /src/agent/api/proto ./agent/api/proto
 COPY --from=build /src/build/native/accel_nvml.node ./build/native/accel_nvml.node
 ENV NODE_ENV=production
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/accel-agent/bin/accel-agent.js"]
