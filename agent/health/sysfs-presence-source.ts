@@ -81,7 +81,7 @@ export class SysfsPresenceSource implements HealthSource {
   /** One round of checks over every device; emits what changed. */
   pollOnce(): Promise<void> {
     const run = this.queue.then(async () => {
-      const driverPaths = await this.checkDriverPaths();
+      const driverPaths = this.checkDriverPaths();
       await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, driverPaths)));
     });
     this.queue = run.catch(() => undefined);
@@ -99,13 +99,14 @@ export class SysfsPresenceSource implements HealthSource {
     if (this.emit !== null) this.timer = this.clock.setTimer(() => void this.tick(), this.interval);
   }
 
-  private async checkDriverPaths(): Promise<Map<VendorName, { path: string; present: boolean }>> {
+  private checkDriverPaths(): Map<VendorName, { path: string; present: boolean }> {
     const paths = { ...DEFAULT_DRIVER_PATHS, ...this.opts.driverPaths };
     const vendors = new Set(this.opts.devices.map((d) => d.vendor));
     const out = new Map<VendorName, { path: string; present: boolean }>();
     for (const vendor of vendors) {
       const p = paths[vendor];
-      if (p !== undefined) out.set(vendor, { path: p, present: await this.opts.host.exists(p) });
+      // A /proc entry: the kernel answers at once (see HostRoot.readLinkSync).
+      if (p !== undefined) out.set(vendor, { path: p, present: this.opts.host.existsSync(p) });
     }
     return out;
   }

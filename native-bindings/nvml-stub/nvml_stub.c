@@ -78,17 +78,23 @@ static void warn_line(unsigned int line_no, const char *reason, void *ctx) {
 }
 
 /* Re-reads the conf when its identity, size or mtime changed; keeps the last good state otherwise. */
+static int unchanged(const struct stat *st) {
+  return state_loaded && st->st_dev == stamp.dev && st->st_ino == stamp.ino && st->st_size == stamp.size &&
+         st->st_mtim.tv_sec == stamp.mtime.tv_sec && st->st_mtim.tv_nsec == stamp.mtime.tv_nsec;
+}
+
 static void refresh_locked(void) {
   static char text[MAX_CONF_BYTES];
+  struct stat st;
+  /* Every NVML call lands here: one stat when nothing changed, where a driver would make one ioctl. */
+  if (stat(conf_path, &st) == 0 && unchanged(&st)) return;
   int fd = open(conf_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
-  struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     return;
   }
-  if (state_loaded && st.st_dev == stamp.dev && st.st_ino == stamp.ino && st.st_size == stamp.size &&
-      st.st_mtim.tv_sec == stamp.mtime.tv_sec && st.st_mtim.tv_nsec == stamp.mtime.tv_nsec) {
+  if (unchanged(&st)) {
     close(fd);
     return;
   }
