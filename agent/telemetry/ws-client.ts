@@ -380,10 +380,12 @@ class Connection {
         this.scheduleLinger(this.s.lingerMs - waited);
         return;
       }
+      const durable = spool.durableSeq;
       const recs = await spool.readFrom(this.window.bulkCursor, Math.floor(this.frameLimit / 2));
       if (recs.length === 0) return;
       const fresh = new Set(this.window.takeBulk(recs.map((r) => r.seq)));
-      this.pendingSince = null;
+      // Records a frame limit left behind have waited as long as those sent: only a stream that has caught up lingers again.
+      if (recs[recs.length - 1]!.seq >= durable) this.pendingSince = null;
       const toSend = recs.filter((r) => fresh.has(r.seq));
       if (toSend.length > 0) {
         if (this.window.inflightFrames === 1) this.lastProgress = Date.now();

@@ -124,6 +124,18 @@ t.test('health events overtake the sample backlog', async (t) => {
   t.equal(order.length, 201);
 });
 
+t.test('the rest of a backlog too large for one frame goes at once; only fresh samples wait to share a frame', async (t) => {
+  const r = await rig(t);
+  await appendSamples(r.spool, 200);
+  // Each frame after the first holds far fewer than lingerRecords, so each would wait out lingerMs if a backlog lingered.
+  const client = r.client({ maxFrameBytes: 8 * 1024, lingerRecords: 10_000, lingerMs: 60_000 });
+  await waitFor(() => r.spool.ackedSeq === 200, 'the whole backlog', 10_000);
+  t.ok(client.status().framesSent > 1, `${client.status().framesSent} frames`);
+  await appendSamples(r.spool, 3);
+  await sleep(300);
+  t.equal(r.spool.ackedSeq, 200, 'samples spooled after the backlog linger');
+});
+
 t.test('a collector restart is survived: the client reconnects and resumes without loss or duplicates', async (t) => {
   const r = await rig(t);
   const client = r.client();
