@@ -15,7 +15,6 @@
  *
  *   node dist/bench/health-latency.bench.js [--rounds N] [--seconds N]
  */
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,15 +23,14 @@ import { resolveConfig } from '../agent/config/load.js';
 import { AgentDaemon } from '../agent/daemon/agent.js';
 import { KubeletSim } from '../agent/kubelet/kubelet-sim.js';
 import { silentLogger } from '../agent/log.js';
-import { packageRoot } from '../agent/package-root.js';
 import { appendEvent } from '../agent/simhost/nvml-state.js';
-import { cleanupOnInterrupt } from './lib/cleanup.js';
 import { benchMain, printFigures } from './lib/main.js';
 import { numberOptions } from './lib/options.js';
 import { markdownTable } from './lib/report.js';
 import { withTempSimhost } from './lib/simhost.js';
 import { summarize } from './lib/stats.js';
-import { ready, stopped, cpuTicks } from './lib/agent-process.js';
+import { clockTicksPerSecond, cpuTicks, stopped } from './lib/agent-process.js';
+import { withDaemonHost } from './lib/daemon-host.js';
 
 const TARGET_MS = 1000;
 const DEVICES = 8;
@@ -90,15 +88,6 @@ async function detectionLatency(rounds: number): Promise<LatencyResult> {
   });
 }
 
-function clockTicksPerSecond(): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-}
-
 interface IdleCost {
   cpuMs: number;
   wallMs: number;
@@ -108,21 +97,11 @@ interface IdleCost {
 
 /** Part (b): CPU of an idle daemon whose only recurring work is health watching. */
 async function idleCost(seconds: number): Promise<IdleCost> {
-  return withTempSimhost('gn5', async ({ root, work }) => {
-    const dirs = Object.fromEntries(['cdi', 'state', 'kubelet', 'nfd'].map((d) => [d, path.join(work, d)]));
-    await Promise.all(Object.values(dirs).map((d) => mkdir(d)));
+  return withDaemonHost('gn5', async ({ flags, launch }) => {
     // A kubelet to register with, so the figure is not the plugin's registration retries.
-    const kubelet = await KubeletSim.start(dirs['kubelet']!);
-    const child = spawn(
-      process.execPath,
-      [path.join(packageRoot(), 'bin/accel-agent.js'), 'run', '--host-root', root, '--socket', path.join(work, 'agent.sock'),
-        '--cdi-dir', dirs['cdi']!, '--cdi-host-prefix', 'root', '--state-dir', dirs['state']!, '--kubelet-dir', dirs['kubelet']!,
-        '--nfd-dir', dirs['nfd']!, '--rescan-interval', '1h'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const withdraw = cleanupOnInterrupt(() => child.kill('SIGKILL'));
+    const kubelet = await KubeletSim.start(flags['kubelet-dir']!);
     try {
-      await ready(child, 60_000);
+      const child = await launch();
       await kubelet.waitForList(RESOURCE, (list) => list.length === DEVICES, 30_000);
       const pid = child.pid!;
       const hz = clockTicksPerSecond();
@@ -137,8 +116,6 @@ async function idleCost(seconds: number): Promise<IdleCost> {
       const exit = await stopped(child, 20_000);
       return { cpuMs, wallMs, msPerDeviceHour: (cpuMs / DEVICES) * (3_600_000 / wallMs), exit };
     } finally {
-      await stopped(child, 20_000);
-      withdraw();
       await kubelet.stop();
     }
   });

@@ -6,31 +6,28 @@
  * (a) steady state: 1 s sampling streamed to the collector for --seconds;
  *     CPU as a share of one core (utime + stime over wall time) and VmRSS at
  *     the end. Targets: < 1 % of a core, VmRSS ≤ 70 MiB.
- * (b) backlog drain: the collector is down for --outage seconds while the
- *     agent samples every 100 ms into its spool; then the collector starts on
- *     the same port and the clock runs from the agent's reconnection until
- *     the collector acknowledges everything the agent held when it connected.
- *     Reported as records per second; no target.
+ * (b) backlog drain: before the agent starts, its spool is filled with
+ *     --backlog-hours of 1 s samples of the host's GPUs, through the daemon's
+ *     own sampler, pipeline and spool, timestamped over that past stretch, as
+ *     an agent restarted after an outage finds it. Then the collector and the
+ *     agent start; the clock runs from the agent's hello until the collector
+ *     acknowledges the whole backlog. No target.
  *
- *   node dist/bench/telemetry-load.bench.js [--seconds N] [--outage N]
+ *   node dist/bench/telemetry-load.bench.js [--seconds N] [--backlog-hours N]
  */
-import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Collector } from '../agent/collector/server.js';
-import { createLogger } from '../agent/log.js';
-import { packageRoot } from '../agent/package-root.js';
-import { cleanupOnInterrupt } from './lib/cleanup.js';
+import { resolveConfig } from '../agent/config/load.js';
+import { clockTicksPerSecond, cpuTicks } from './lib/agent-process.js';
+import { withDaemonHost, type DaemonFlags, type DaemonHost } from './lib/daemon-host.js';
+import { ackedSeqOf, freePort, startCollector, type Hello } from './lib/loopback-collector.js';
 import { benchMain, printFigures } from './lib/main.js';
 import { numberOptions } from './lib/options.js';
 import { parseProcMemory } from './lib/proc-status.js';
 import { markdownTable } from './lib/report.js';
-import { withTempSimhost } from './lib/simhost.js';
-import { ready, stopped, cpuTicks } from './lib/agent-process.js';
+import { spoolBacklog, type Backlog } from './lib/spool-backlog.js';
 
 const TARGET_CPU_PERCENT = 1;
 const TARGET_RSS_MIB = 70;
@@ -38,100 +35,37 @@ const MIB = 1024 * 1024;
 const DEVICES = 16;
 const AGENT_ID = 'bench-node';
 const TOKEN = 'bench-token-0123456789abcdef';
-const DRAIN_INTERVAL_MS = 100;
+const SAMPLE_INTERVAL_MS = 1000;
 
-function clockTicksPerSecond(): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
+interface Streaming {
+  port: number;
+  dataDir: string;
+  tokenFile: string;
+  /** The daemon's telemetry flags: this collector, this agent id, 1 s sampling. */
+  flags: DaemonFlags;
 }
 
-/** A free loopback port: bind port 0, note the port, close. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** A token file, a collector directory and a free port beside the host; nothing listens on the port yet. */
+async function prepareStreaming(host: DaemonHost): Promise<Streaming> {
+  const dataDir = path.join(host.work, 'collector');
+  await mkdir(dataDir);
+  const tokenFile = path.join(host.work, 'token');
+  await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 });
+  const port = await freePort();
+  const flags = {
+    'collector-url': `ws://127.0.0.1:${port}/v1/telemetry`,
+    'collector-token-file': tokenFile,
+    'agent-id': AGENT_ID,
+    'sample-interval': `${SAMPLE_INTERVAL_MS}ms`,
+  };
+  return { port, dataDir, tokenFile, flags };
 }
 
-interface Hello {
-  at: number;
-  newestSeq: number;
-  ackedSeq: number;
-}
-
-/**
- * The collector on a fixed loopback port; its log is read for the agent's
- * hello ("agent connected": the agent's newest sequence number and what the
- * collector already held), timed as it arrives.
- */
-async function startCollector(port: number, dataDir: string, tokenFile: string, hellos: Hello[]): Promise<Collector> {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line.includes('agent connected')) continue;
-        try {
-          const entry = JSON.parse(line) as { newestSeq?: number; ackedSeq?: number };
-          if (typeof entry.newestSeq === 'number') hellos.push({ at: performance.now(), newestSeq: entry.newestSeq, ackedSeq: entry.ackedSeq ?? 0 });
-        } catch {
-          // not a JSON log line
-        }
-      }
-      done();
-    },
-  });
-  return Collector.start({ host: '127.0.0.1', port, dataDir, tokenFile, logger: createLogger('info', sink) });
-}
-
-interface Epoch {
-  ackedSeq: number;
-  records: number;
-}
-
-async function collectorEpochs(port: number): Promise<Epoch[]> {
+async function collectorEpochs(port: number): Promise<{ ackedSeq: number; records: number }[]> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, { headers: { authorization: `Bearer ${TOKEN}` } });
   if (!res.ok) throw new Error(`/api/v1/agents answered ${res.status}`);
-  const body = (await res.json()) as { agents: { agentId: string; epochs: Epoch[] }[] };
+  const body = (await res.json()) as { agents: { agentId: string; epochs: { ackedSeq: number; records: number }[] }[] };
   return body.agents.find((a) => a.agentId === AGENT_ID)?.epochs ?? [];
-}
-
-function agentArgs(root: string, work: string, port: number, tokenFile: string, interval: string): string[] {
-  const d = (name: string) => path.join(work, name);
-  return [path.join(packageRoot(), 'bin/accel-agent.js'), 'run', '--host-root', root, '--socket', d('agent.sock'),
-    '--cdi-dir', d('cdi'), '--cdi-host-prefix', 'root', '--state-dir', d('state'), '--kubelet-dir', d('kubelet'), '--nfd-dir', d('nfd'),
-    '--rescan-interval', '1h', '--collector-url', `ws://127.0.0.1:${port}/v1/telemetry`, '--collector-token-file', tokenFile,
-    '--agent-id', AGENT_ID, '--sample-interval', interval];
-}
-
-/** Runs `body` with a fresh gpu16 host, its directories and a token file; the agent child is killed whatever happens. */
-async function withAgentHost<T>(body: (h: { root: string; work: string; tokenFile: string; port: number; launch(interval: string): Promise<ChildProcess> }) => Promise<T>): Promise<T> {
-  return withTempSimhost('gpu16', async ({ root, work }) => {
-    for (const d of ['cdi', 'state', 'kubelet', 'nfd', 'collector']) await mkdir(path.join(work, d));
-    const tokenFile = path.join(work, 'token');
-    await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 });
-    const port = await freePort();
-    const children: ChildProcess[] = [];
-    const withdraw = cleanupOnInterrupt(() => children.forEach((c) => c.kill('SIGKILL')));
-    const launch = async (interval: string) => {
-      const child = spawn(process.execPath, agentArgs(root, work, port, tokenFile, interval), { stdio: ['ignore', 'ignore', 'pipe'] });
-      children.push(child);
-      await ready(child, 60_000);
-      return child;
-    };
-    try {
-      return await body({ root, work, tokenFile, port, launch });
-    } finally {
-      await Promise.all(children.map((c) => stopped(c, 20_000)));
-      withdraw();
-    }
-  });
 }
 
 interface Steady {
@@ -143,10 +77,11 @@ interface Steady {
 }
 
 async function steadyState(seconds: number): Promise<Steady> {
-  return withAgentHost(async ({ work, tokenFile, port, launch }) => {
-    const collector = await startCollector(port, path.join(work, 'collector'), tokenFile, []);
+  return withDaemonHost('gpu16', async (host) => {
+    const s = await prepareStreaming(host);
+    const collector = await startCollector(s.port, s.dataDir, s.tokenFile, []);
     try {
-      const child = await launch('1s');
+      const child = await host.launch(s.flags);
       const pid = child.pid!;
       const hz = clockTicksPerSecond();
       // Past start-up: the first connection, the device inventory, the first collections.
@@ -157,7 +92,7 @@ async function steadyState(seconds: number): Promise<Steady> {
       const c1 = await cpuTicks(pid);
       const wallMs = performance.now() - t0;
       const mem = parseProcMemory(await readFile(`/proc/${pid}/status`, 'utf8'));
-      const epochs = await collectorEpochs(port);
+      const epochs = await collectorEpochs(s.port);
       const recordsStored = epochs.reduce((n, e) => n + e.records, 0);
       if (recordsStored === 0) throw new Error('the collector stored nothing from the agent during the steady-state run');
       return {
@@ -173,42 +108,49 @@ async function steadyState(seconds: number): Promise<Steady> {
   });
 }
 
+async function waitFor<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = poll();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s`);
+    await sleep(5);
+  }
+}
+
 interface Drain {
-  outageSeconds: number;
-  backlogRecords: number;
-  reconnectWaitMs: number;
+  backlog: Backlog;
+  buildSeconds: number;
+  /** Agent process started → its first hello at the collector. */
+  connectWaitMs: number;
+  /** Records the agent held at its hello beyond what the collector had: the backlog plus what it spooled on starting. */
+  heldRecords: number;
   drainMs: number;
   recordsPerSecond: number;
 }
 
-async function drainBacklog(outage: number): Promise<Drain> {
-  return withAgentHost(async ({ work, tokenFile, port, launch }) => {
-    await launch(`${DRAIN_INTERVAL_MS}ms`);
-    // Nothing listens on the port: the agent spools every sample and retries with backoff.
-    await sleep(outage * 1000);
+async function drainBacklog(hours: number): Promise<Drain> {
+  return withDaemonHost('gpu16', async (host) => {
+    const s = await prepareStreaming(host);
+    const config = resolveConfig({ flags: { ...host.flags, ...s.flags } });
+    const built = performance.now();
+    const backlog = await spoolBacklog(config, { ticks: Math.round((hours * 3_600_000) / SAMPLE_INTERVAL_MS), intervalMs: SAMPLE_INTERVAL_MS, lastTs: Date.now() });
+    const buildSeconds = (performance.now() - built) / 1000;
     const hellos: Hello[] = [];
-    const collectorUp = performance.now();
-    const collector = await startCollector(port, path.join(work, 'collector'), tokenFile, hellos);
+    const collector = await startCollector(s.port, s.dataDir, s.tokenFile, hellos);
     try {
-      // The agent's reconnect backoff grows while the collector is away (up to 60 s between tries).
-      const connectDeadline = collectorUp + 90_000;
-      while (hellos.length === 0) {
-        if (performance.now() > connectDeadline) throw new Error('the agent did not reconnect within 90 s of the collector starting');
-        await sleep(20);
-      }
-      const hello = hellos[0]!;
-      const target = hello.newestSeq;
-      const drainDeadline = hello.at + 120_000;
-      let drainedAt = 0;
-      while (drainedAt === 0) {
-        const acked = (await collectorEpochs(port))[0]?.ackedSeq ?? 0;
-        if (acked >= target) drainedAt = performance.now();
-        else if (performance.now() > drainDeadline) throw new Error(`backlog not drained within 120 s (acked ${acked} of ${target})`);
-        else await sleep(20);
-      }
-      const backlogRecords = target - hello.ackedSeq;
+      const launched = performance.now();
+      await host.launch(s.flags);
+      const hello = await waitFor('no hello from the agent', 60_000, () => hellos[0]);
+      if (hello.epoch !== backlog.epoch) throw new Error(`the agent connected with epoch ${hello.epoch}, not the backlog's ${backlog.epoch}`);
+      if (hello.newestSeq < backlog.records) throw new Error(`the agent's hello names ${hello.newestSeq} records; the backlog alone has ${backlog.records}`);
+      // The backlog's own records, not what the agent spooled since it started: a fresh sample may
+      // rightly wait (lingerMs) to share a frame with the next ones, which is not the drain.
+      const drainedAt = await waitFor(`backlog of ${backlog.records} records not acknowledged`, 300_000, () =>
+        ackedSeqOf(collector, AGENT_ID) >= backlog.records ? performance.now() : undefined,
+      );
       const drainMs = drainedAt - hello.at;
-      return { outageSeconds: outage, backlogRecords, reconnectWaitMs: hello.at - collectorUp, drainMs, recordsPerSecond: backlogRecords / (drainMs / 1000) };
+      return { backlog, buildSeconds, connectWaitMs: hello.at - launched, heldRecords: hello.newestSeq - hello.ackedSeq, drainMs, recordsPerSecond: backlog.records / (drainMs / 1000) };
     } finally {
       await collector.close();
     }
@@ -216,14 +158,12 @@ async function drainBacklog(outage: number): Promise<Drain> {
 }
 
 await benchMain('telemetry-load', async (argv) => {
-  const { seconds, outage } = numberOptions(argv, { seconds: { default: 30 }, outage: { default: 20 } });
-  const steady = await steadyState(seconds);
-  const drain = await drainBacklog(outage);
+  const opts = numberOptions(argv, { seconds: { default: 30 }, 'backlog-hours': { default: 1 } });
+  const hours = opts['backlog-hours'];
+  const steady = await steadyState(opts.seconds);
+  const drain = await drainBacklog(hours);
   const cpuMet = steady.cpuPercent < TARGET_CPU_PERCENT;
   const rssMet = steady.rssMiB <= TARGET_RSS_MIB;
-  // One samples record holds one tick of every GPU (16 GPUs are far below the per-record cap), so the
-  // backlog in records is about the number of ticks spooled: at 1 s sampling, that many seconds of data.
-  const equivalentHours = drain.backlogRecords / 3600;
   console.log(`(a) accel-agent run on gpu16 (16 GPUs), 1 s sampling streamed to a collector on loopback, measured over ${steady.seconds.toFixed(1)} s after start-up.\n`);
   console.log(
     markdownTable(
@@ -236,18 +176,22 @@ await benchMain('telemetry-load', async (argv) => {
       ],
     ),
   );
+  const b = drain.backlog;
   console.log(
-    `\n(b) collector down for ${outage} s while the agent sampled every ${DRAIN_INTERVAL_MS} ms, then started on the same port; ` +
-      `the agent kept spooling until its backoff let it reconnect. The backlog of ${drain.backlogRecords} records (one per tick of 16 GPUs) ` +
-      `is what 1 s sampling would gather in ${(drain.backlogRecords / 60).toFixed(1)} min (${equivalentHours.toFixed(3)} h).\n`,
+    `\n(b) ${hours} h of 1 s samples of ${b.devices} GPUs spooled ahead (built in ${drain.buildSeconds.toFixed(1)} s through the daemon's sampler, ` +
+      `pipeline and spool), then the collector and the agent started; the agent took the spool over and drained it.\n`,
   );
   console.log(
     markdownTable(
       ['measure', { title: 'value', align: 'right' }],
       [
-        ['backlog at reconnection, records', String(drain.backlogRecords)],
-        ['collector start → agent reconnected, s', (drain.reconnectWaitMs / 1000).toFixed(2)],
-        ['reconnected → backlog acknowledged, s', (drain.drainMs / 1000).toFixed(2)],
+        ['backlog records (device labels + one per tick)', String(b.records)],
+        ['backlog samples (one per GPU per tick)', String(b.samples)],
+        ['backlog metric values', String(b.values)],
+        ['backlog spool bytes', String(b.bytes)],
+        ['records held at the hello', String(drain.heldRecords)],
+        ['agent started → first hello, s', (drain.connectWaitMs / 1000).toFixed(2)],
+        ['hello → backlog acknowledged, s', (drain.drainMs / 1000).toFixed(2)],
         ['drain rate, records/s', drain.recordsPerSecond.toFixed(0)],
       ],
     ),
@@ -256,7 +200,7 @@ await benchMain('telemetry-load', async (argv) => {
     profile: 'gpu16',
     devices: DEVICES,
     steady: { ...steady, targetCpuPercent: TARGET_CPU_PERCENT, targetRssMiB: TARGET_RSS_MIB, cpuMet, rssMet },
-    drain: { ...drain, sampleIntervalMs: DRAIN_INTERVAL_MS, equivalentHoursOf1sSampling: equivalentHours },
+    drain: { backlogHours: hours, sampleIntervalMs: SAMPLE_INTERVAL_MS, ...drain, backlog: b },
   });
   const missed = [
     ...(cpuMet ? [] : [`CPU ${steady.cpuPercent.toFixed(2)} % of a core is not under ${TARGET_CPU_PERCENT} %`]),

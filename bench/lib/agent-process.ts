@@ -2,7 +2,7 @@
  * Running `accel-agent run` as a child process for benchmarks that measure
  * the daemon from outside: wait for it to be ready, read its CPU time, stop it.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
 /** The log line the daemon writes once every service has started. */
@@ -48,4 +48,14 @@ export async function cpuTicks(pid: number): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) is fields[11] and stime (15) is fields[12].
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** The kernel's clock ticks per second, the unit of `cpuTicks`; 100 where getconf cannot say. */
+export function clockTicksPerSecond(): number {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
 }
