@@ -7,7 +7,7 @@ import { decodeDevices, decodeEvent, decodeGap } from '../telemetry/payloads.js'
 import { isAgentId } from '../telemetry/protocol.js';
 import { encodeRecord, scanRecords, type DecodedRecord } from '../telemetry/record-codec.js';
 import { isEpoch } from '../telemetry/spool-layout.js';
-import { RecordType, type SeqRecord, type TelemetryEvent } from '../telemetry/types.js';
+import { RecordType, type Sample, type SeqRecord, type TelemetryEvent } from '../telemetry/types.js';
 import { decodeSamplesPayload, encodeSamplesPayload, type WireRecord } from '../telemetry/wire-codec.js';
 import { SeqRanges } from './seq-ranges.js';
 
@@ -139,7 +139,8 @@ export class Store {
   }
 
   private async appendNow(stream: StreamState, records: readonly WireRecord[]): Promise<AppendResult> {
-    const fresh: SeqRecord[] = [];
+    // Sample batches arrive decoded; the view is updated from those rather than from decoding the stored copy again.
+    const fresh: { rec: SeqRecord; samples?: readonly Sample[] }[] = [];
     const seen = new Set<number>();
     let duplicates = 0;
     for (const r of records) {
@@ -148,10 +149,11 @@ export class Store {
         continue;
       }
       seen.add(r.seq);
-      fresh.push({ seq: r.seq, type: r.type, payload: r.type === RecordType.SAMPLES ? encodeSamplesPayload(r.samples) : r.payload });
+      if (r.type === RecordType.SAMPLES) fresh.push({ rec: { seq: r.seq, type: r.type, payload: encodeSamplesPayload(r.samples) }, samples: r.samples });
+      else fresh.push({ rec: { seq: r.seq, type: r.type, payload: r.payload } });
     }
     if (fresh.length > 0) {
-      const buf = Buffer.concat(fresh.map((r) => encodeRecord(r.seq, r.type, r.payload)));
+      const buf = Buffer.concat(fresh.map(({ rec }) => encodeRecord(rec.seq, rec.type, rec.payload)));
       try {
         if (!stream.fh) stream.fh = await this.openLog(stream.file);
         await stream.fh.write(buf);
@@ -161,7 +163,7 @@ export class Store {
         stream.fh = null;
         throw new AccelError(ErrorCode.SPOOL_IO, `cannot write ${stream.file}`, { cause: err });
       }
-      for (const r of fresh) this.apply(stream, r);
+      for (const f of fresh) this.apply(stream, f.rec, f.samples);
     }
     stream.duplicates += duplicates;
     stream.lastSeen = this.now();
@@ -231,15 +233,15 @@ export class Store {
     }
   }
 
-  /** Folds one stored record into the in-memory view. */
-  private apply(stream: StreamState, rec: SeqRecord): void {
+  /** Folds one stored record into the in-memory view; `samples`, when given, is its payload already decoded. */
+  private apply(stream: StreamState, rec: SeqRecord, samples?: readonly Sample[]): void {
     stream.stored.add(rec.seq);
     stream.covered.add(rec.seq);
     const agent = this.agentState(stream.agentId);
     try {
       switch (rec.type) {
         case RecordType.SAMPLES:
-          for (const s of this.samplesOf(rec)) {
+          for (const s of samples ?? this.samplesOf(rec)) {
             const dev = deviceState(agent, s.deviceId);
             for (const [metric, value] of Object.entries(s.metrics)) {
               const prev = dev.latest.get(metric);
