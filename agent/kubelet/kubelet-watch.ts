@@ -71,7 +71,8 @@ export interface KubeletWatchOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_POLL_INTERVAL_MS = 250;
+// Only a backstop for events fs.watch missed, so a missed restart is still served again well inside a second.
+export const DEFAULT_POLL_INTERVAL_MS = 500;
 
 export class KubeletWatch {
   readonly #options: KubeletWatchOptions;
