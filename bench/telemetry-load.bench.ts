@@ -3,9 +3,11 @@
  * child process (`accel-agent run`) so its CPU and memory are its own, the
  * reference collector in this process on a loopback port:
  *
- * (a) steady state: 1 s sampling streamed to the collector for --seconds;
- *     CPU as a share of one core (utime + stime over wall time) and VmRSS at
- *     the end. Targets: < 1 % of a core, VmRSS ≤ 70 MiB.
+ * (a) steady state: 1 s sampling streamed to the collector. The first
+ *     --warmup seconds are measured on their own: V8 is still compiling the
+ *     sampling path (it runs once a second, so it gets hot slowly). The
+ *     targets are judged on the --seconds that follow: CPU as a share of one
+ *     core (utime + stime over wall time) < 1 %, VmRSS at the end ≤ 70 MiB.
  * (b) backlog drain: before the agent starts, its spool is filled with
  *     --backlog-hours of 1 s samples of the host's GPUs, through the daemon's
  *     own sampler, pipeline and spool, timestamped over that past stretch, as
@@ -13,7 +15,7 @@
  *     agent start; the clock runs from the agent's hello until the collector
  *     acknowledges the whole backlog. No target.
  *
- *   node dist/bench/telemetry-load.bench.js [--seconds N] [--backlog-hours N]
+ *   node dist/bench/telemetry-load.bench.js [--warmup N] [--seconds N] [--backlog-hours N]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -69,6 +71,8 @@ async function collectorEpochs(port: number): Promise<{ ackedSeq: number; record
 }
 
 interface Steady {
+  warmupSeconds: number;
+  warmupCpuPercent: number;
   seconds: number;
   cpuPercent: number;
   rssMiB: number;
@@ -76,7 +80,7 @@ interface Steady {
   recordsStored: number;
 }
 
-async function steadyState(seconds: number): Promise<Steady> {
+async function steadyState(warmup: number, seconds: number): Promise<Steady> {
   return withDaemonHost('gpu16', async (host) => {
     const s = await prepareStreaming(host);
     const collector = await startCollector(s.port, s.dataDir, s.tokenFile, []);
@@ -86,6 +90,10 @@ async function steadyState(seconds: number): Promise<Steady> {
       const hz = clockTicksPerSecond();
       // Past start-up: the first connection, the device inventory, the first collections.
       await sleep(3000);
+      const share = (ticks: number, wallMs: number) => ((ticks * 1000) / hz / wallMs) * 100;
+      const w0 = performance.now();
+      const cw = await cpuTicks(pid);
+      await sleep(warmup * 1000);
       const t0 = performance.now();
       const c0 = await cpuTicks(pid);
       await sleep(seconds * 1000);
@@ -96,8 +104,10 @@ async function steadyState(seconds: number): Promise<Steady> {
       const recordsStored = epochs.reduce((n, e) => n + e.records, 0);
       if (recordsStored === 0) throw new Error('the collector stored nothing from the agent during the steady-state run');
       return {
+        warmupSeconds: (t0 - w0) / 1000,
+        warmupCpuPercent: share(c0 - cw, t0 - w0),
         seconds: wallMs / 1000,
-        cpuPercent: (((c1 - c0) * 1000) / hz / wallMs) * 100,
+        cpuPercent: share(c1 - c0, wallMs),
         rssMiB: mem.rssBytes / MIB,
         hwmMiB: mem.hwmBytes / MIB,
         recordsStored,
@@ -158,18 +168,22 @@ async function drainBacklog(hours: number): Promise<Drain> {
 }
 
 await benchMain('telemetry-load', async (argv) => {
-  const opts = numberOptions(argv, { seconds: { default: 30 }, 'backlog-hours': { default: 1 } });
+  const opts = numberOptions(argv, { warmup: { default: 60 }, seconds: { default: 60 }, 'backlog-hours': { default: 1 } });
   const hours = opts['backlog-hours'];
-  const steady = await steadyState(opts.seconds);
+  const steady = await steadyState(opts.warmup, opts.seconds);
   const drain = await drainBacklog(hours);
   const cpuMet = steady.cpuPercent < TARGET_CPU_PERCENT;
   const rssMet = steady.rssMiB <= TARGET_RSS_MIB;
-  console.log(`(a) accel-agent run on gpu16 (16 GPUs), 1 s sampling streamed to a collector on loopback, measured over ${steady.seconds.toFixed(1)} s after start-up.\n`);
+  console.log(
+    `(a) accel-agent run on gpu16 (16 GPUs), 1 s sampling streamed to a collector on loopback: the first ${steady.warmupSeconds.toFixed(0)} s ` +
+      `after start-up (JIT warm-up), then ${steady.seconds.toFixed(1)} s of steady state, on which the targets are judged.\n`,
+  );
   console.log(
     markdownTable(
       ['measure', { title: 'value', align: 'right' }, { title: 'target', align: 'right' }, 'met'],
       [
-        ['CPU, % of one core', steady.cpuPercent.toFixed(2), `< ${TARGET_CPU_PERCENT}`, cpuMet ? 'yes' : 'NO'],
+        ['CPU during warm-up, % of one core', steady.warmupCpuPercent.toFixed(2), '', ''],
+        ['CPU in steady state, % of one core', steady.cpuPercent.toFixed(2), `< ${TARGET_CPU_PERCENT}`, cpuMet ? 'yes' : 'NO'],
         ['VmRSS at the end, MiB', steady.rssMiB.toFixed(1), `≤ ${TARGET_RSS_MIB}`, rssMet ? 'yes' : 'NO'],
         ['VmHWM, MiB', steady.hwmMiB.toFixed(1), '', ''],
         ['records stored by the collector', String(steady.recordsStored), '', ''],
