@@ -5,6 +5,9 @@
  *   50 callers at once (target: p99 <= 2 ms at 50). The callers run in a
  *   worker thread, as kubelet runs in its own process, so client work does
  *   not queue behind the server on one event loop.
+ * - The same calls against a grpc-js server whose Allocate does nothing but
+ *   answer: the floor that grpc-js and HTTP/2 set on this machine, so the
+ *   plugin's own share of the figure can be read off.
  * - Time from PluginManager.start() to every resource registered, on a
  *   gn5-like node: 8 GPUs (4 per NUMA node) and 4 NPUs.
  * - Time from a kubelet restart (sockets deleted, kubelet.sock back) to the
@@ -18,9 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { Metadata, credentials } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, credentials } from '@grpc/grpc-js';
 import { DeviceRegistry } from '../agent/daemon/device-registry.js';
-import { DevicePluginClient } from '../agent/kubelet/gen/v1beta1/api.js';
+import { AllocateResponse, DevicePluginClient, DevicePluginService, type DevicePluginServer } from '../agent/kubelet/gen/v1beta1/api.js';
 import { PluginManager } from '../agent/kubelet/plugin-manager.js';
 import type { Device } from '../agent/model/device.js';
 import { specFor } from '../test/helpers/kubelet-fixtures.js';
@@ -85,6 +88,24 @@ function node(): Device[] {
   return [...gpus, ...[0, 1, 2, 3].map((i) => npu(i))];
 }
 
+/** A device plugin server whose every answer is empty: what grpc-js costs before any plugin work. */
+async function emptyPlugin(socket: string): Promise<Server> {
+  const server = new Server();
+  const unused = (what: string) => () => {
+    throw new Error(`${what} is not part of this measurement`);
+  };
+  const handlers: DevicePluginServer = {
+    getDevicePluginOptions: unused('GetDevicePluginOptions'),
+    listAndWatch: unused('ListAndWatch'),
+    getPreferredAllocation: unused('GetPreferredAllocation'),
+    preStartContainer: unused('PreStartContainer'),
+    allocate: (call, done) => done(null, AllocateResponse.fromPartial({ containerResponses: call.request.containerRequests.map(() => ({})) })),
+  };
+  server.addService(DevicePluginService, handlers);
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  return server;
+}
+
 async function untilRegistered(sim: KubeletSim, from: number, resources: readonly string[]): Promise<number> {
   const times = await Promise.all(resources.map((name) => sim.waitForRegistration((r) => r.request.resourceName === name, 10_000, from)));
   return Math.max(...times.map((r) => r.at));
@@ -131,6 +152,16 @@ async function main(argv: string[]): Promise<void> {
     for (const concurrency of [1, 50]) {
       latency.set(concurrency, await inWorker({ socket, ids, concurrency, calls: opts.calls, warmup: 500 }));
     }
+    const emptySocket = path.join(work, 'empty.sock');
+    const empty = await emptyPlugin(emptySocket);
+    const floor = new Map<number, number[]>();
+    try {
+      for (const concurrency of [1, 50]) {
+        floor.set(concurrency, await inWorker({ socket: emptySocket, ids, concurrency, calls: opts.calls, warmup: 500 }));
+      }
+    } finally {
+      empty.forceShutdown();
+    }
 
     const reRegister: number[] = [];
     for (let i = 0; i < opts.restarts; i++) {
@@ -143,6 +174,8 @@ async function main(argv: string[]): Promise<void> {
 
     const one = summarize(latency.get(1)!);
     const fifty = summarize(latency.get(50)!);
+    const floorOne = summarize(floor.get(1)!);
+    const floorFifty = summarize(floor.get(50)!);
     const starts = summarize(startTimes);
     const restarts = summarize(reRegister);
     console.log(
@@ -151,6 +184,8 @@ async function main(argv: string[]): Promise<void> {
         [
           ['Allocate, 1 caller', ms(one.median), ms(one.p99), String(one.n)],
           ['Allocate, 50 callers', ms(fifty.median), ms(fifty.p99), String(fifty.n)],
+          ['empty grpc-js handler, 1 caller', ms(floorOne.median), ms(floorOne.p99), String(floorOne.n)],
+          ['empty grpc-js handler, 50 callers', ms(floorFifty.median), ms(floorFifty.p99), String(floorFifty.n)],
           ['start to all registered (8 GPUs + 4 NPUs)', ms(starts.median), ms(starts.max), String(starts.n)],
           ['re-registered after kubelet restart', ms(median(reRegister)), ms(restarts.max), String(restarts.n)],
         ],
@@ -165,6 +200,10 @@ async function main(argv: string[]): Promise<void> {
         allocateP99Ms1: one.p99,
         allocateP50Ms50: fifty.median,
         allocateP99Ms50: fifty.p99,
+        emptyHandlerP50Ms1: floorOne.median,
+        emptyHandlerP99Ms1: floorOne.p99,
+        emptyHandlerP50Ms50: floorFifty.median,
+        emptyHandlerP99Ms50: floorFifty.p99,
         loadAverage: os.loadavg()[0]!,
         startToRegisteredMedianMs: starts.median,
         reRegisterMedianMs: median(reRegister),
