@@ -12,7 +12,6 @@
  *
  *   node dist/bench/collector-ingest.bench.js [--agents N] [--seconds N] [--records-per-frame N]
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuTicks } from './lib/agent-process.js';
+import { clockTicksPerSecond, cpuTicks } from './lib/agent-process.js';
 import { cleanupOnInterrupt } from './lib/cleanup.js';
 import { startCollectorProcess, type CollectorProcess } from './lib/collector-process.js';
 import { IngestAgent } from './lib/ingest-agent.js';
@@ -92,7 +91,7 @@ await benchMain('collector-ingest', async (argv) => {
   });
   const recordsPerFrame = opts['records-per-frame'];
   const pinning = pinLoadAwayFromServer('collector', 'agents (this process)');
-  const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const hz = clockTicksPerSecond();
   const work = await mkdtemp(path.join(os.tmpdir(), 'accel-bench-ingest-'));
   const withdraw = cleanupOnInterrupt(() => rmSync(work, { recursive: true, force: true }));
   const agents: IngestAgent[] = [];
