@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { promises as fs, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
@@ -14,10 +12,9 @@ import { DeviceRegistry } from '../../agent/daemon/device-registry.js';
 import { ErrorCode } from '../../agent/errors.js';
 import type { Device } from '../../agent/model/device.js';
 import { packageRoot } from '../../agent/package-root.js';
+import { commonJsLoadedBy, filesOfPackage } from '../helpers/loaded-packages.js';
 import { gpu, inventory, npu } from '../helpers/sample-inventory.js';
 import { makeStaleSocket, socketDir } from '../helpers/unix-sockets.js';
-
-const execFileAsync = promisify(execFile);
 
 interface Running {
   registry: DeviceRegistry;
@@ -318,21 +315,18 @@ t.test('stop does not remove a socket that another server has since put at the p
 
 t.test('serving the API loads none of the packages that health and reflection used to need', async (t) => {
   const dropped = ['@grpc/proto-loader', '@grpc/reflection', 'grpc-health-check', 'protobufjs'];
-  // A fresh process: this test file itself loads those packages for its raw clients.
-  const script = `
-    import { createRequire } from 'node:module';
+  // This test file itself loads those packages for its raw clients; the server runs in a fresh process.
+  const loaded = await commonJsLoadedBy(
+    `
     const { ApiServer } = await import(${JSON.stringify(path.join(packageRoot(), 'agent/api/server.ts'))});
     const { DeviceRegistry } = await import(${JSON.stringify(path.join(packageRoot(), 'agent/daemon/device-registry.ts'))});
     const server = new ApiServer({ registry: new DeviceRegistry(), socketPath: ${JSON.stringify(path.join(socketDir(t), 'agent.sock'))} });
     await server.start();
-    await server.stop();
-    // Packages imported from ES modules still load through require, so its cache lists every CommonJS package used.
-    console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
-  const { stdout } = await execFileAsync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], { cwd: packageRoot() });
-  const loaded = JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
-  const packages = (name: string) => loaded.filter((file) => file.includes(`${path.sep}node_modules${path.sep}${name}${path.sep}`));
-  t.ok(packages('@grpc/grpc-js').length > 0, 'the check sees packages the server does load');
-  for (const name of dropped) t.same(packages(name), [], `${name} is not loaded`);
+    await server.stop();`,
+    process.execArgv,
+  );
+  t.ok(filesOfPackage(loaded, '@grpc/grpc-js').length > 0, 'the check sees packages the server does load');
+  for (const name of dropped) t.same(filesOfPackage(loaded, name), [], `${name} is not loaded`);
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
