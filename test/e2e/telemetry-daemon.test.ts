@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -15,16 +15,18 @@ import { simhostUnavailable, simulatedHost } from '../helpers/simulated-hosts.js
 
 const TOKEN = 'node-token-0123456789';
 
-t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and streams to the collector', { skip: simhostUnavailable() }, async (t) => {
-  const root = await simulatedHost('vgn5i');
+/**
+ * A collector on a loopback port with its own token, and the daemon
+ * configuration that streams `root`'s devices to it: 200 ms sampling,
+ * /metrics on a free port, no CDI or kubelet directories.
+ */
+async function streamingSetup(t: Test, root: string, agentId: string, podResourcesSocket?: string) {
   const work = await tempDir(t, 'tele-');
   const tokenFile = path.join(work, 'token');
   await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 });
   await mkdir(path.join(work, 'collector'));
   const collector = await Collector.start({ host: '127.0.0.1', port: 0, dataDir: path.join(work, 'collector'), tokenFile });
   t.teardown(() => collector.close());
-
-  await setDeviceValue(root, 0, 'util_gpu', 64);
   const config = resolveConfig({
     flags: {
       'host-root': root,
@@ -32,14 +34,21 @@ t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and 
       'cdi-dir': path.join(work, 'no-cdi'),
       'kubelet-dir': path.join(work, 'no-kubelet'),
       'state-dir': path.join(work, 'state'),
-      'pod-resources-socket': path.join(work, 'no-pod-resources.sock'),
+      'pod-resources-socket': podResourcesSocket ?? path.join(work, 'no-pod-resources.sock'),
       'collector-url': collector.url,
       'collector-token-file': tokenFile,
       'metrics-listen': '127.0.0.1:0',
       'sample-interval': '200ms',
     },
-    file: { name: 'test.yaml', text: 'version: 1\ntelemetry:\n  agentId: node-a\n' },
+    file: { name: 'test.yaml', text: `version: 1\ntelemetry:\n  agentId: ${agentId}\n` },
   });
+  return { collector, config };
+}
+
+t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and streams to the collector', { skip: simhostUnavailable() }, async (t) => {
+  const root = await simulatedHost('vgn5i');
+  const { collector, config } = await streamingSetup(t, root, 'node-a');
+  await setDeviceValue(root, 0, 'util_gpu', 64);
   const daemon = new AgentDaemon(config, silentLogger);
   await daemon.start();
   t.teardown(() => daemon.stop());
@@ -73,12 +82,6 @@ t.test('the daemon samples the GPU through NVML, serves dcgm-style /metrics and 
 
 t.test('a pod taking the GPU shows up as pod, namespace and container on /metrics and at the collector', { skip: simhostUnavailable() }, async (t) => {
   const root = await simulatedHost('vgn5i');
-  const work = await tempDir(t, 'tele-');
-  const tokenFile = path.join(work, 'token');
-  await writeFile(tokenFile, TOKEN + '\n', { mode: 0o600 });
-  await mkdir(path.join(work, 'collector'));
-  const collector = await Collector.start({ host: '127.0.0.1', port: 0, dataDir: path.join(work, 'collector'), tokenFile });
-  t.teardown(() => collector.close());
   const podResourcesSocket = path.join(socketDir(t), 'kubelet.sock');
   let daemon: AgentDaemon | undefined;
   let scheduled = false;
@@ -88,21 +91,7 @@ t.test('a pod taking the GPU shows up as pod, namespace and container on /metric
     podResources: scheduled ? (daemon?.registry.list() ?? []).map((d) => podHolding('train-0', 'ml', 'trainer', [`${d.id}::0`])) : [],
   }));
   await setDeviceValue(root, 0, 'util_gpu', 31);
-  const config = resolveConfig({
-    flags: {
-      'host-root': root,
-      socket: path.join(work, 'agent.sock'),
-      'cdi-dir': path.join(work, 'no-cdi'),
-      'kubelet-dir': path.join(work, 'no-kubelet'),
-      'state-dir': path.join(work, 'state'),
-      'pod-resources-socket': podResourcesSocket,
-      'collector-url': collector.url,
-      'collector-token-file': tokenFile,
-      'metrics-listen': '127.0.0.1:0',
-      'sample-interval': '200ms',
-    },
-    file: { name: 'test.yaml', text: 'version: 1\ntelemetry:\n  agentId: node-b\n' },
-  });
+  const { collector, config } = await streamingSetup(t, root, 'node-b', podResourcesSocket);
   daemon = new AgentDaemon(config, silentLogger);
   await daemon.start();
   t.teardown(() => daemon!.stop());
