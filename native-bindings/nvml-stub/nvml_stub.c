@@ -6,7 +6,6 @@
  * conf when the file changes so tests can alter the "hardware" mid-run.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -60,12 +59,6 @@ static struct {
 } stamp;
 static struct nvmlDevice_st handles[STUB_MAX_DEVICES];
 static struct nvmlEventSet_st sets[MAX_EVENT_SETS];
-
-static void sleep_ms(unsigned int ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -126,7 +119,7 @@ static nvmlReturn_t enter(const char *function) {
   unsigned int delay = stub_rule_find(state.delays, state.delay_count, function);
   unsigned int fail = stub_rule_find(state.fails, state.fail_count, function);
   pthread_mutex_unlock(&lock);
-  if (delay > 0) sleep_ms(delay);
+  if (delay > 0) stub_sleep_ms(delay);
   return fail > 0 ? (nvmlReturn_t)fail : NVML_SUCCESS;
 }
 
@@ -190,7 +183,7 @@ static nvmlReturn_t init_as(const char *function) {
   unsigned int delay = stub_rule_find(state.delays, state.delay_count, function);
   unsigned int fail = stub_rule_find(state.fails, state.fail_count, function);
   pthread_mutex_unlock(&lock);
-  if (delay > 0) sleep_ms(delay);
+  if (delay > 0) stub_sleep_ms(delay);
   if (fail > 0) return (nvmlReturn_t)fail;
   pthread_mutex_lock(&lock);
   init_count++;

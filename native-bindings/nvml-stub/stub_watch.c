@@ -33,7 +33,7 @@ int stub_watch_open(const char *file) {
   return fd;
 }
 
-static void sleep_for(unsigned int ms) {
+void stub_sleep_ms(unsigned int ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
@@ -41,7 +41,7 @@ static void sleep_for(unsigned int ms) {
 
 void stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms) {
   if (watch < 0) {
-    sleep_for(timeout_ms < fallback_ms ? timeout_ms : fallback_ms);
+    stub_sleep_ms(timeout_ms < fallback_ms ? timeout_ms : fallback_ms);
     return;
   }
   struct pollfd p = {.fd = watch, .events = POLLIN};

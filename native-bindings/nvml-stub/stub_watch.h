@@ -20,4 +20,7 @@ void stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_m
 
 void stub_watch_close(int watch);
 
+/* Sleeps `ms` milliseconds, resuming after signals; also the stub's injected call delays. */
+void stub_sleep_ms(unsigned int ms);
+
 #endif
