@@ -41,6 +41,16 @@ export const DEFAULT_DRIVER_PATHS: Readonly<Partial<Record<VendorName, string>>>
 });
 
 const SYSFS = ['/sys'];
+const PCI_DRIVERS = '/sys/bus/pci/drivers';
+/** A driver's directory name; anything else in configuration is never turned into a path. */
+const DRIVER_NAME = /^(?!\.\.?$)[\w.-]+$/;
+
+/** What one round learns once for all devices. */
+interface RoundFacts {
+  driverPaths: Map<VendorName, { path: string; present: boolean }>;
+  /** Per expected driver, the PCI functions its sysfs directory lists as bound. */
+  bound: Map<string, ReadonlySet<string>>;
+}
 
 export class SysfsPresenceSource implements HealthSource {
   readonly name = 'sysfs-presence';
@@ -49,6 +59,8 @@ export class SysfsPresenceSource implements HealthSource {
   private readonly interval: number;
   /** Bus entries and driver links, read every round for every device, rarely change. */
   private readonly links: LinkCache;
+  private readonly vendors: ReadonlySet<VendorName>;
+  private readonly rulesByVendor = new Map<VendorName, PresenceRules>();
   /** Per device, the conditions this source has raised and their details. */
   private readonly raised = new Map<string, Map<Condition, string>>();
   private readonly lastError = new Map<string, string>();
@@ -62,6 +74,7 @@ export class SysfsPresenceSource implements HealthSource {
     this.log = opts.log ?? silentLogger;
     this.interval = opts.pollIntervalMs ?? DEFAULT_HEALTH_OPTIONS.pollIntervalMs;
     this.links = new LinkCache(opts.host, { within: SYSFS });
+    this.vendors = new Set(opts.devices.map((d) => d.vendor));
   }
 
   /** Checks once before returning, so the first picture of the host is known when start resolves. */
@@ -81,8 +94,8 @@ export class SysfsPresenceSource implements HealthSource {
   /** One round of checks over every device; emits what changed. */
   pollOnce(): Promise<void> {
     const run = this.queue.then(async () => {
-      const driverPaths = this.checkDriverPaths();
-      await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, driverPaths)));
+      const facts: RoundFacts = { driverPaths: this.checkDriverPaths(), bound: this.boundFunctions() };
+      await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, facts)));
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -101,9 +114,8 @@ export class SysfsPresenceSource implements HealthSource {
 
   private checkDriverPaths(): Map<VendorName, { path: string; present: boolean }> {
     const paths = { ...DEFAULT_DRIVER_PATHS, ...this.opts.driverPaths };
-    const vendors = new Set(this.opts.devices.map((d) => d.vendor));
     const out = new Map<VendorName, { path: string; present: boolean }>();
-    for (const vendor of vendors) {
+    for (const vendor of this.vendors) {
       const p = paths[vendor];
       // A /proc entry: the kernel answers at once (see HostRoot.readLinkSync).
       if (p !== undefined) out.set(vendor, { path: p, present: this.opts.host.existsSync(p) });
@@ -111,11 +123,34 @@ export class SysfsPresenceSource implements HealthSource {
     return out;
   }
 
-  private async checkDevice(target: HealthTarget, driverPaths: Map<VendorName, { path: string; present: boolean }>): Promise<void> {
+  /**
+   * The kernel lists a function in its driver's sysfs directory exactly while
+   * it is bound there, so one listing per driver vouches for every device
+   * bound where it should be; only the others have their own `driver` link
+   * read. A listing that cannot be read vouches for nobody.
+   */
+  private boundFunctions(): Map<string, ReadonlySet<string>> {
+    const out = new Map<string, ReadonlySet<string>>();
+    for (const vendor of this.vendors) {
+      for (const driver of this.rules(vendor).expectedDrivers ?? []) {
+        if (out.has(driver) || !DRIVER_NAME.test(driver)) continue;
+        let names: string[] = [];
+        try {
+          names = this.opts.host.listSync(`${PCI_DRIVERS}/${driver}`);
+        } catch (err) {
+          this.log.debug({ driver, err: describeError(err) }, 'driver directory unreadable; reading each device link instead');
+        }
+        out.set(driver, new Set(names));
+      }
+    }
+    return out;
+  }
+
+  private async checkDevice(target: HealthTarget, facts: RoundFacts): Promise<void> {
     let obs: PresenceObservation;
     const held = this.raised.get(target.id) ?? new Map<Condition, string>();
     try {
-      obs = await this.observe(target, driverPaths.get(target.vendor) ?? null);
+      obs = await this.observe(target, facts);
       this.lastError.delete(target.id);
     } catch (err) {
       // Not knowing is not evidence either way: keep every condition as it was.
@@ -139,7 +174,7 @@ export class SysfsPresenceSource implements HealthSource {
     this.raised.set(target.id, held);
   }
 
-  private async observe(target: HealthTarget, driverPath: { path: string; present: boolean } | null): Promise<PresenceObservation> {
+  private async observe(target: HealthTarget, facts: RoundFacts): Promise<PresenceObservation> {
     const host = this.opts.host;
     const pciLink = `/sys/bus/pci/devices/${target.pciBusId}`;
     let pciDir: string | null = null;
@@ -157,11 +192,15 @@ export class SysfsPresenceSource implements HealthSource {
     }
     return {
       pciProblem,
-      driver: pciDir === null ? null : await this.boundDriver(pciDir),
+      driver: pciDir === null ? null : (this.listedDriver(target, facts) ?? (await this.boundDriver(pciDir))),
       missingNodes,
-      driverPath,
+      driverPath: facts.driverPaths.get(target.vendor) ?? null,
       temperatureC: this.opts.temperatureLimitC == null ? null : await this.temperature(target, pciDir),
     };
+  }
+
+  private listedDriver(target: HealthTarget, facts: RoundFacts): string | undefined {
+    return this.rules(target.vendor).expectedDrivers?.find((driver) => facts.bound.get(driver)?.has(target.pciBusId));
   }
 
   private async boundDriver(pciDir: string): Promise<string | null> {
@@ -194,12 +233,18 @@ export class SysfsPresenceSource implements HealthSource {
     return null;
   }
 
+  /** Options never change after construction, so each vendor's rules are worked out once. */
   private rules(vendor: VendorName): PresenceRules {
-    const expected = { ...DEFAULT_EXPECTED_DRIVERS, ...this.opts.expectedDrivers };
-    return {
-      expectedDrivers: expected[vendor] ?? null,
-      temperatureLimitC: this.opts.temperatureLimitC ?? null,
-      temperatureHysteresisC: this.opts.temperatureHysteresisC ?? DEFAULT_HEALTH_OPTIONS.temperatureHysteresisC,
-    };
+    let rules = this.rulesByVendor.get(vendor);
+    if (rules === undefined) {
+      const expected = { ...DEFAULT_EXPECTED_DRIVERS, ...this.opts.expectedDrivers };
+      rules = {
+        expectedDrivers: expected[vendor] ?? null,
+        temperatureLimitC: this.opts.temperatureLimitC ?? null,
+        temperatureHysteresisC: this.opts.temperatureHysteresisC ?? DEFAULT_HEALTH_OPTIONS.temperatureHysteresisC,
+      };
+      this.rulesByVendor.set(vendor, rules);
+    }
+    return rules;
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { HealthTarget } from '../../agent/health/signals.js';
@@ -32,17 +32,23 @@ export class SysTree {
   }
 
   async removeFunction(bdf: string): Promise<void> {
+    await this.unbind(bdf);
     await rm(this.p(`/sys/bus/pci/devices/${bdf}`), { force: true });
     await rm(this.p(`/sys/devices/pci0000:00/${bdf}`), { recursive: true, force: true });
   }
 
+  /** As the kernel binds: the function's `driver` link, and the function listed in the driver's directory. */
   async bind(bdf: string, driver: string): Promise<void> {
     await mkdir(this.p(`/sys/bus/pci/drivers/${driver}`), { recursive: true });
     await symlink(`../../../bus/pci/drivers/${driver}`, this.p(`/sys/devices/pci0000:00/${bdf}/driver`));
+    await symlink(`../../../../devices/pci0000:00/${bdf}`, this.p(`/sys/bus/pci/drivers/${driver}/${bdf}`));
   }
 
   async unbind(bdf: string): Promise<void> {
-    await rm(this.p(`/sys/devices/pci0000:00/${bdf}/driver`), { force: true });
+    const link = this.p(`/sys/devices/pci0000:00/${bdf}/driver`);
+    const target = await readlink(link).catch(() => null);
+    if (target !== null) await rm(this.p(`/sys/bus/pci/drivers/${path.posix.basename(target)}/${bdf}`), { force: true });
+    await rm(link, { force: true });
   }
 
   async setTemperature(bdf: string, millidegrees: string, hwmon = 'hwmon3'): Promise<void> {

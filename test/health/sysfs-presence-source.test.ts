@@ -222,3 +222,56 @@ t.test('polling runs on the clock: a removal is seen within one interval, and st
   await settle();
   t.same(s.signals, [], 'nothing after stop');
 });
+
+/** A host root that records the sysfs links and directories read synchronously. */
+class RecordingHost extends HostRoot {
+  readonly links: string[] = [];
+  readonly listings: string[] = [];
+  override readLinkSync(hostPath: string): string | null {
+    this.links.push(hostPath);
+    return super.readLinkSync(hostPath);
+  }
+  override listSync(hostPath: string): string[] {
+    this.listings.push(hostPath);
+    return super.listSync(hostPath);
+  }
+}
+
+async function recordingSetup(t: Test, over: Partial<SysfsPresenceOptions> = {}) {
+  const { tree, gpu, npu } = await gpuAndNpuHost();
+  t.teardown(() => tree.destroy());
+  const host = new RecordingHost(tree.root);
+  const signals: HealthSignal[] = [];
+  const source = new SysfsPresenceSource({ host, devices: [gpu, npu], clock: new FakeClock(), ...over });
+  t.teardown(() => source.stop());
+  await source.start((s) => signals.push(s));
+  return { tree, gpu, npu, host, source, signals };
+}
+
+t.test('a function its driver lists as bound is judged without reading its own driver link', async (t) => {
+  const s = await recordingSetup(t);
+  s.host.links.length = 0;
+  await s.source.pollOnce();
+  t.same(s.signals, []);
+  t.notOk(s.host.links.includes(`/sys/devices/pci0000:00/${s.gpu.pciBusId}/driver`), 'the GPU is vouched for by /sys/bus/pci/drivers/nvidia');
+  t.ok(s.host.links.includes(`/sys/bus/pci/devices/${s.gpu.pciBusId}`), 'its bus entry is still read every round');
+  t.ok(s.host.links.includes(`/sys/devices/pci0000:00/${s.npu.pciBusId}/driver`), 'a vendor accepting any driver reads the link');
+  t.same(s.host.listings, ['/sys/bus/pci/drivers/nvidia', '/sys/bus/pci/drivers/nvidia'], 'one listing per round (start, then this one)');
+});
+
+t.test('a function missing from its driver listing is judged by its own driver link', async (t) => {
+  const s = await recordingSetup(t);
+  await rm(s.tree.p(`/sys/bus/pci/drivers/nvidia/${s.gpu.pciBusId}`));
+  await s.source.pollOnce();
+  t.same(s.signals, [], 'still bound to nvidia, as its link says');
+  t.ok(s.host.links.includes(`/sys/devices/pci0000:00/${s.gpu.pciBusId}/driver`));
+  await s.tree.unbind(s.gpu.pciBusId);
+  await s.source.pollOnce();
+  exactly(t, s.signals, [raised(s.gpu.id, 'driver-unbound')]);
+});
+
+t.test('an expected driver that is not a plain name is never turned into a path', async (t) => {
+  const s = await recordingSetup(t, { expectedDrivers: { nvidia: ['../../../../etc', 'nvidia'] } });
+  t.same(s.host.listings, ['/sys/bus/pci/drivers/nvidia']);
+  t.same(s.signals, [], 'the plain name still vouches for the GPU');
+});
