@@ -27,6 +27,8 @@ t.test('path() maps host paths under the root and refuses relative ones', async 
   t.equal(h.path('/dev/../dev/./nvidia0'), '/host/dev/nvidia0');
   t.equal(h.path('/../../etc'), '/host/etc', 'cannot climb above the root');
   t.equal(new HostRoot('/').path('/dev/nvidia0'), '/dev/nvidia0');
+  t.equal(h.path('/'), '/host', 'the root itself, without a trailing slash');
+  t.equal(new HostRoot('/host/').path('/dev'), '/host/dev');
   t.throws(() => h.path('dev/nvidia0'), { code: ErrorCode.HOST_PATH_ESCAPE });
   t.throws(() => h.path('/dev/nv\0idia'), { code: ErrorCode.HOST_PATH_ESCAPE });
   t.equal(h.toHostPath('/host/usr/lib'), '/usr/lib');
@@ -84,9 +86,18 @@ t.test('existsSync answers as exists does, dangling links included', async (t) =
   const root = await tree();
   const h = new HostRoot(root);
   await symlink('nowhere', path.join(root, 'etc/dangling'));
-  for (const p of ['/etc/shadow', '/usr/lib64', '/etc/dangling', '/etc/missing', '/etc/shadow/below']) {
+  for (const p of ['/etc/shadow', '/usr/lib64', '/etc/dangling', '/etc/loop-a', '/etc/missing', '/etc/shadow/below']) {
     t.equal(h.existsSync(p), await h.exists(p), p);
   }
   t.equal(h.existsSync('/etc/dangling'), true, 'the link itself is there');
   t.equal(h.existsSync('/etc/missing'), false);
+});
+
+t.test('listSync lists a directory as list does, unsorted, and nothing for a missing one', async (t) => {
+  const root = await tree();
+  const h = new HostRoot(root);
+  t.same(h.listSync('/etc').sort(), await h.list('/etc'));
+  t.same(h.listSync('/etc/missing'), []);
+  t.same(h.listSync('/etc/shadow'), await h.list('/etc/shadow'), 'a file, as list has it');
+  t.throws(() => h.listSync('/etc/loop-a'), { code: ErrorCode.HOST_READ }, 'other failures are errors');
 });
