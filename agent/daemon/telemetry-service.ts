@@ -58,14 +58,15 @@ export class TelemetryService implements Service {
     }
     const nvmlUsable = this.config.nvidia.enabled && this.config.nvidia.sources.includes('nvml');
     const { Sampler } = await import('../telemetry/sampler.js');
-    const { MetricsServer, NodeMetrics } = await import('../telemetry/node-metrics.js');
-    const metrics = (this.metrics = new NodeMetrics());
     this.sampler = new Sampler({
       host: this.host,
       openNvml: nvmlUsable ? async () => (await openHostNvml(this.host, this.config.nvidia.nvmlLibrary)).session : null,
       log: this.log,
     });
     if (t.metricsListen !== null) {
+      // prom-client and its dependencies are loaded, and device labels built every tick, only for a /metrics that is served.
+      const { MetricsServer, NodeMetrics } = await import('../telemetry/node-metrics.js');
+      const metrics = (this.metrics = new NodeMetrics());
       this.metricsServer = new MetricsServer(metrics, t.metricsListen, this.log);
       await this.metricsServer.start();
       metrics.gauge('accel_agent_devices', () => this.registry.list().length);
@@ -85,7 +86,7 @@ export class TelemetryService implements Service {
         },
         logger: this.log,
       });
-      metrics.gauge('accel_agent_spool_bytes', () => this.pipeline?.stats().spool.bytes ?? 0);
+      this.metrics?.gauge('accel_agent_spool_bytes', () => this.pipeline?.stats().spool.bytes ?? 0);
       await this.describe();
       this.unsubscribe = this.registry.subscribe((e) => void this.onRegistryEvent(e));
     }

@@ -39,3 +39,28 @@ t.test('the lazily loaded parts still load when used', async (t) => {
   t.ok(filesOfPackage(loaded, 'yaml').length > 0, 'yaml loaded for the file');
   t.ok(filesOfPackage(loaded, 'cross-spawn').length > 0, 'execa loaded for the tool');
 });
+
+/** Starts and stops the telemetry service streaming to a port nobody listens on, with `flags` added. */
+function telemetryBody(flags: Record<string, string>): string {
+  return `
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const state = await mkdtemp(tmpdir() + '/footprint-');
+    const { resolveConfig } = await import(${dist('agent/config/load.js')});
+    const { TelemetryService } = await import(${dist('agent/daemon/telemetry-service.js')});
+    const { DeviceRegistry } = await import(${dist('agent/daemon/device-registry.js')});
+    const { HostRoot } = await import(${dist('agent/host/host-root.js')});
+    const { silentLogger } = await import(${dist('agent/log.js')});
+    const config = resolveConfig({ env: {}, flags: { 'state-dir': state, 'collector-url': 'ws://127.0.0.1:9/v1/telemetry', ...${JSON.stringify(flags)} } });
+    const service = new TelemetryService(config, new HostRoot(state), new DeviceRegistry(), silentLogger);
+    await service.start();
+    await service.stop();`;
+}
+
+t.test('streaming telemetry loads prom-client only when /metrics is served', async (t) => {
+  const streaming = await commonJsLoadedBy(telemetryBody({}));
+  t.ok(filesOfPackage(streaming, 'ws').length > 0, 'the telemetry client did start');
+  t.same(filesOfPackage(streaming, 'prom-client'), [], 'no prom-client without a metrics address');
+  const served = await commonJsLoadedBy(telemetryBody({ 'metrics-listen': '127.0.0.1:0' }));
+  t.ok(filesOfPackage(served, 'prom-client').length > 0, 'prom-client for a served /metrics');
+});
