@@ -37,6 +37,13 @@ export interface NvmlEventSourceOptions {
   log?: Logger;
 }
 
+/**
+ * NVML hands an event over the moment it arrives whatever the wait's length;
+ * the length only sets how often an idle wait is renewed and how long `stop`
+ * may take, and the binding allows no more than a second.
+ */
+const DEFAULT_WAIT_MS = 1000;
+
 export class NvmlEventSource implements HealthSource {
   readonly name = 'nvml-events';
   private readonly targets: HealthTarget[];
@@ -93,7 +100,7 @@ export class NvmlEventSource implements HealthSource {
       const session = this.session;
       if (session === null) continue;
       try {
-        this.dispatchAll(await session.waitEvents(this.opts.waitTimeoutMs ?? 500));
+        this.dispatchAll(await session.waitEvents(this.opts.waitTimeoutMs ?? DEFAULT_WAIT_MS));
         backoff = first;
       } catch (err) {
         // One failed wait is not proof NVML is gone: reopen, and only that failing raises the condition.
