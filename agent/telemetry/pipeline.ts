@@ -53,10 +53,21 @@ export class TelemetryPipeline {
     return this.spool.epoch;
   }
 
-  /** One sampling tick (any number of devices and instants). Resolves with the records' sequence numbers. */
+  /**
+   * One sampling tick (any number of devices and instants). Resolves with the
+   * records' sequence numbers. The samples are kept until sent and must not be
+   * modified afterwards.
+   */
   async addSamples(samples: readonly Sample[]): Promise<number[]> {
     samples.forEach(checkSample);
-    return Promise.all(chunkSamples(samples, this.maxValues).map((chunk) => this.spool.append(RecordType.SAMPLES, encodeSamplesPayload(chunk))));
+    return Promise.all(chunkSamples(samples, this.maxValues).map((chunk) => this.spoolSamples(chunk)));
+  }
+
+  /** The client is handed the samples as well, so it need not decode the record it is about to send. */
+  private async spoolSamples(samples: readonly Sample[]): Promise<number> {
+    const seq = await this.spool.append(RecordType.SAMPLES, encodeSamplesPayload(samples));
+    this.client.remember(seq, samples);
+    return seq;
   }
 
   /** A discrete event; it travels ahead of any sample backlog. */

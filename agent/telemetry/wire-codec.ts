@@ -49,7 +49,7 @@ export const DEFAULT_WIRE_LIMITS: WireLimits = {
 };
 
 export type WireRecord =
-  | { seq: number; type: typeof RecordType.SAMPLES; samples: Sample[] }
+  | { seq: number; type: typeof RecordType.SAMPLES; samples: readonly Sample[] }
   | { seq: number; type: Exclude<RecordType, typeof RecordType.SAMPLES>; payload: Uint8Array };
 
 /** Names of devices, metrics and series, each with an index; one per connection direction. */
@@ -356,6 +356,31 @@ export function decodeSamplesPayload(
   const samples = readBlock(r, dict, freshContext(), limits);
   r.expectEnd('samples payload');
   return samples;
+}
+
+/**
+ * Whether decodeSamplesPayload gives these (checked) samples back exactly as
+ * they are, in the same order with each sample's metrics in the same order,
+ * so that a data frame made from either is the same bytes. The decoder
+ * rebuilds samples series by series and sorts them by instant, which puts
+ * back a sampler's tick (one instant, each device once, each with a value)
+ * but regroups anything else.
+ */
+export function decodesAsGiven(samples: readonly Sample[]): boolean {
+  const ts = samples[0]?.ts;
+  const devices = new Set<string>();
+  for (const s of samples) {
+    if (s.ts !== ts || devices.has(s.deviceId) || !hasOwnKey(s.metrics)) return false;
+    // The decoder assigns names as properties, and assigning `__proto__` sets no property.
+    if (Object.hasOwn(s.metrics, '__proto__')) return false;
+    devices.add(s.deviceId);
+  }
+  return true;
+}
+
+function hasOwnKey(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
 }
 
 /**

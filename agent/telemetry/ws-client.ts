@@ -5,11 +5,12 @@ import { AccelError, ErrorCode, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { CloseCode, PROTOCOL_VERSION, closeCodeFor, encodeControl, parseCollectorMessage, protocolError, type Welcome } from './protocol.js';
+import { RecentSamples } from './recent-samples.js';
 import { SendWindow } from './send-window.js';
 import type { Spool } from './spool.js';
 import { parsePins, pinMatches, type Pins } from './tls-pins.js';
-import { RecordType, type SeqRecord } from './types.js';
-import { SeriesDictionary, decodeSamplesPayload, encodeDataFrame, type Compression, type WireRecord } from './wire-codec.js';
+import { RecordType, type Sample, type SeqRecord } from './types.js';
+import { SeriesDictionary, decodeSamplesPayload, decodesAsGiven, encodeDataFrame, type Compression, type WireRecord } from './wire-codec.js';
 
 export interface TelemetryClientOptions {
   /** `wss://collector:9400/v1/telemetry` (or `ws://` on a trusted network). */
@@ -83,6 +84,7 @@ export class TelemetryClient {
   private wake: (() => void) | null = null;
   private attempt = 0;
   private stats = { connections: 0, framesSent: 0, recordsSent: 0, lastError: null as string | null };
+  private readonly recent = new RecentSamples();
 
   constructor(private readonly opts: TelemetryClientOptions) {
     this.s = {
@@ -124,6 +126,16 @@ export class TelemetryClient {
 
   status(): ClientStatus {
     return { state: this.state, attempts: this.attempt, ...this.stats };
+  }
+
+  /**
+   * The samples that were encoded into the spool record `seq`, so that it can
+   * be framed without decoding the spool's copy. Only batches the decoder
+   * would give back unchanged are kept: a frame must not depend on which copy
+   * it was made from. The samples must not be modified afterwards.
+   */
+  remember(seq: number, samples: readonly Sample[]): void {
+    if (seq > this.s.spool.ackedSeq && decodesAsGiven(samples)) this.recent.remember(seq, samples);
   }
 
   private async run(): Promise<void> {
@@ -190,7 +202,7 @@ export class TelemetryClient {
         this.stats.recordsSent += records;
       },
     };
-    const conn = new Connection(new WebSocket(this.s.url, wsOptions as ClientOptions), this.s, hooks, this.log);
+    const conn = new Connection(new WebSocket(this.s.url, wsOptions as ClientOptions), this.s, hooks, this.recent, this.log);
     this.current = conn;
     if (this.stopped) conn.close(CloseCode.GOING_AWAY, 'agent stopping');
     const result = await conn.done;
@@ -233,6 +245,7 @@ class Connection {
     private readonly ws: WebSocket,
     private readonly s: Settings,
     private readonly hooks: ConnectionHooks,
+    private readonly recent: RecentSamples,
     private readonly log: Logger,
   ) {
     this.window = new SendWindow(s.maxInflightFrames);
@@ -303,6 +316,7 @@ class Connection {
       if (!this.welcomed) throw protocolError(CloseCode.PROTOCOL_ERROR, 'acknowledgement before welcome');
       if (this.window.onAck(msg.seq)) {
         this.lastProgress = Date.now();
+        this.recent.forgetThrough(msg.seq);
         void this.s.spool.ack(msg.seq).catch((err) => this.log.error({ err: describeError(err) }, 'cannot persist acknowledgement'));
       }
       this.pump();
@@ -316,6 +330,7 @@ class Connection {
     const spool = this.s.spool;
     if (msg.ackedSeq > spool.newestSeq) await spool.advancePast(msg.ackedSeq);
     else await spool.ack(msg.ackedSeq);
+    this.recent.forgetThrough(msg.ackedSeq);
     this.welcomed = true;
     this.window.reset(msg.ackedSeq);
     this.frameLimit = Math.min(this.s.maxFrameBytes, msg.maxFrameBytes);
@@ -404,6 +419,8 @@ class Connection {
 
   private toWire(rec: SeqRecord): WireRecord | null {
     if (rec.type !== RecordType.SAMPLES) return { seq: rec.seq, type: rec.type, payload: rec.payload };
+    const remembered = this.recent.get(rec.seq);
+    if (remembered) return { seq: rec.seq, type: rec.type, samples: remembered };
     try {
       return { seq: rec.seq, type: rec.type, samples: decodeSamplesPayload(rec.payload) };
     } catch (err) {

@@ -69,3 +69,15 @@ export function gpuSampler(devices: number, seed = 1): (ts: number) => Sample[] 
       };
     });
 }
+
+/** Values each encoding has to carry exactly: decimal scales, raw floats, signed zero, the scaled-integer bounds. */
+export const AWKWARD_VALUES = [0, -0, NaN, Infinity, -Infinity, 1 / 3, 1e300, -1e-300, 5e-324, 2 ** 50, -(2 ** 50) - 1, Number.MAX_SAFE_INTEGER, 0.1, 71.25, 123.456789, -7] as const;
+
+/** One instant of `devices` devices whose metrics take the awkward values in turn, shifted by `offset`. */
+export function awkwardTick(ts: number, devices = 3, offset = 0): Sample[] {
+  return Array.from({ length: devices }, (_, d) => {
+    const metrics: Record<string, number> = {};
+    for (let m = 0; m < 6; m++) metrics[`metric_${m}`] = AWKWARD_VALUES[(offset + d * 6 + m) % AWKWARD_VALUES.length]!;
+    return { ts, deviceId: `dev-${d}-ü`, metrics };
+  });
+}

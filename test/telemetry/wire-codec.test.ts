@@ -9,12 +9,13 @@ import {
   countValues,
   decodeDataFrame,
   decodeSamplesPayload,
+  decodesAsGiven,
   encodeDataFrame,
   encodeSamplesPayload,
   type WireRecord,
 } from '../../agent/telemetry/wire-codec.js';
 import { RecordType, type Sample } from '../../agent/telemetry/types.js';
-import { gpuSampler } from '../helpers/gpu-samples.js';
+import { awkwardTick, gpuSampler } from '../helpers/gpu-samples.js';
 import { randomInt, seededRandom } from '../helpers/seeded-random.js';
 
 /** Order-independent form with exact value identity (Object.is keeps NaN and -0 distinct). */
@@ -369,4 +370,36 @@ t.test('a frame encoded but not sent can be taken back so its definitions go out
 t.test('names the peer would refuse are refused when encoding', async (t) => {
   t.throws(() => encodeSamplesPayload([{ ts: T0, deviceId: 'x'.repeat(300), metrics: { m: 1 } }]), { code: ErrorCode.PROTOCOL, message: /names/ });
   t.throws(() => encodeSamplesPayload([{ ts: T0, deviceId: 'gpu', metrics: { '': 1 } }]), { code: ErrorCode.PROTOCOL });
+});
+
+/** Byte-for-byte the frames one connection sends for these batches, one record each. */
+function framesOf(batches: ReadonlyArray<readonly Sample[]>, compression: 'auto' | 'never' = 'auto'): string[] {
+  const dict = new SeriesDictionary();
+  return batches.map((samples, i) => Buffer.from(encodeDataFrame([{ seq: i + 1, type: RecordType.SAMPLES, samples }], dict, compression)).toString('hex'));
+}
+
+t.test('a sampler tick frames to the same bytes as its decoded spool payload', async (t) => {
+  const ticks = [awkwardTick(T0), awkwardTick(T0 + 1000, 3, 5), awkwardTick(T0 + 2000, 4, 11), gpuSampler(16, 3)(T0 + 3000), gpuSampler(1, 4)(T0 + 4000)];
+  for (const tick of ticks) {
+    t.ok(decodesAsGiven(tick));
+    t.same(decodeSamplesPayload(encodeSamplesPayload(tick)), tick, 'the decoder gives the tick back as it was');
+  }
+  const decoded = ticks.map((tick) => decodeSamplesPayload(encodeSamplesPayload(tick)));
+  for (const compression of ['auto', 'never'] as const) t.same(framesOf(ticks, compression), framesOf(decoded, compression), compression);
+});
+
+t.test('batches the decoder regroups are not taken as given', async (t) => {
+  const regrouped: Array<[string, Sample[]]> = [
+    ['two instants', [...awkwardTick(T0 + 1000, 1), ...awkwardTick(T0, 1)]],
+    ['a device twice', [{ ts: T0, deviceId: 'a', metrics: { x: 1 } }, { ts: T0, deviceId: 'b', metrics: { x: 2 } }, { ts: T0, deviceId: 'a', metrics: { y: 3 } }]],
+    ['a sample without values', [{ ts: T0, deviceId: 'a', metrics: {} }]],
+    ['a metric named like the prototype', [{ ts: T0, deviceId: 'a', metrics: JSON.parse('{"__proto__": 1, "x": 2}') as Record<string, number> }]],
+  ];
+  for (const [name, samples] of regrouped) {
+    t.notOk(decodesAsGiven(samples), name);
+    t.notSame(decodeSamplesPayload(encodeSamplesPayload(samples)), samples, `${name}: the decoder does change it`);
+  }
+  t.ok(decodesAsGiven([]), 'nothing decodes as nothing');
+  const [, twice] = regrouped[1]!;
+  t.notSame(framesOf([twice]), framesOf([decodeSamplesPayload(encodeSamplesPayload(twice))]), 'framing the regrouped copy gives other bytes');
 });

@@ -9,11 +9,11 @@ import { decodeGap, encodeDevices, encodeEvent } from '../../agent/telemetry/pay
 import { CloseCode, PROTOCOL_VERSION, encodeControl } from '../../agent/telemetry/protocol.js';
 import { scanRecords } from '../../agent/telemetry/record-codec.js';
 import { Spool } from '../../agent/telemetry/spool.js';
-import { RecordType } from '../../agent/telemetry/types.js';
-import { encodeSamplesPayload } from '../../agent/telemetry/wire-codec.js';
+import { RecordType, type Sample } from '../../agent/telemetry/types.js';
+import { decodeSamplesPayload, encodeSamplesPayload } from '../../agent/telemetry/wire-codec.js';
 import { TelemetryClient, type TelemetryClientOptions } from '../../agent/telemetry/ws-client.js';
 import { ChaosProxy } from '../helpers/chaos-proxy.js';
-import { gpuSampler } from '../helpers/gpu-samples.js';
+import { awkwardTick, gpuSampler } from '../helpers/gpu-samples.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { sleep, waitFor } from '../helpers/wait-for.js';
 
@@ -377,4 +377,63 @@ t.test('a connection made while a record is being written does not get that reco
   t.equal(await appended, 4);
   await drained(r);
   t.same(streamOf(r.collector, r.spool.epoch).stored.list(), [[1, 4]], 'record 4 reached the collector');
+});
+
+t.test('a record framed from the samples the pipeline remembered is the same bytes as one framed from its decoded spool copy', async (t) => {
+  const batches: Sample[][] = [
+    awkwardTick(clock),
+    awkwardTick(clock + 1000, 4, 7),
+    sample(clock + 2000),
+    // Decoding regroups this one, which would put its new series in another order in the dictionary.
+    [
+      { ts: clock + 3000, deviceId: 'x', metrics: { p: 1 } },
+      { ts: clock + 3000, deviceId: 'y', metrics: { p: -0 } },
+      { ts: clock + 3000, deviceId: 'x', metrics: { q: 1 / 3 } },
+    ],
+  ];
+  const framesSent = async (remember: boolean) => {
+    const frames: Buffer[] = [];
+    const url = await fakeCollector(t, (ws) => {
+      ws.on('message', (data, isBinary) => isBinary && frames.push(data as Buffer));
+      ws.send(encodeControl({ type: 'welcome', v: PROTOCOL_VERSION, ackedSeq: 0, maxFrameBytes: 1024 * 1024 }));
+    });
+    const spool = await Spool.open({ dir: await tempDir(t) });
+    t.teardown(() => spool.close());
+    const client = new TelemetryClient({ url, agentId: 'node-a', spool, lingerRecords: 1 });
+    for (const samples of batches) {
+      const seq = await spool.append(RecordType.SAMPLES, encodeSamplesPayload(samples));
+      if (remember) client.remember(seq, samples);
+    }
+    client.start();
+    t.teardown(() => client.stop());
+    await waitFor(() => client.status().recordsSent === batches.length && frames.length === client.status().framesSent, 'every record to arrive');
+    return Buffer.concat(frames).toString('hex');
+  };
+  t.equal(await framesSent(true), await framesSent(false));
+});
+
+t.test('only remembered records skip decoding: a damaged spool copy nobody remembered is still reported', async (t) => {
+  const r = await rig(t);
+  const ticks = [1, 2, 3, 4].map((i) => sample(clock + i * 1000));
+  clock += 5000;
+  const damaged = (samples: Sample[]) => encodeSamplesPayload(samples, 'never').subarray(0, 20);
+  const seqs = [
+    await r.spool.append(RecordType.SAMPLES, encodeSamplesPayload(ticks[0]!)),
+    await r.spool.append(RecordType.SAMPLES, damaged(ticks[1]!)),
+    await r.spool.append(RecordType.SAMPLES, damaged(ticks[2]!)),
+    await r.spool.append(RecordType.SAMPLES, encodeSamplesPayload(ticks[3]!)),
+  ];
+  const client = r.client({ lingerRecords: 1 });
+  client.remember(seqs[0]!, ticks[0]!);
+  // The spool's copy of this one cannot be decoded: it can only arrive if the remembered samples were framed instead.
+  client.remember(seqs[2]!, ticks[2]!);
+  await drained(r);
+  const s = streamOf(r.collector, r.spool.epoch);
+  t.notOk(s.stored.has(seqs[1]!), 'the damaged record nobody remembered was not sent');
+  const log = await readFile(path.join(r.dir, 'collector', 'agents', 'node-a', `${r.spool.epoch}.log`));
+  const stored = scanRecords(log, 0, { increasing: false }).records;
+  const gaps = stored.filter((x) => x.type === RecordType.GAP).map((x) => decodeGap(x.payload));
+  t.same(gaps.map((g) => [g.from, g.to, g.reason]), [[seqs[1], seqs[1], 'corrupt']], 'but reported as damaged');
+  const samplesAt = (seq: number) => decodeSamplesPayload(stored.find((x) => x.seq === seq)!.payload);
+  t.same([seqs[0], seqs[2], seqs[3]].map((seq) => samplesAt(seq!)), [ticks[0], ticks[2], ticks[3]]);
 });
