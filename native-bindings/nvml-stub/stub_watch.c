@@ -9,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHANGES (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_ATTRIB)
+#define CHANGES \
+  (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+/* The directory went away or events were lost: the watch no longer speaks for the files. */
+#define BLIND (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW)
 
 int stub_watch_open(const char *file) {
   char dir[PATH_MAX];
@@ -54,6 +57,26 @@ void stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_m
   char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
   while (read(watch, buf, sizeof buf) > 0) {
   }
+}
+
+int stub_watch_changed(int *watch) {
+  if (*watch < 0) return 1;
+  char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+  int changed = 0, blind = 0;
+  ssize_t n;
+  while ((n = read(*watch, buf, sizeof buf)) > 0) {
+    changed = 1;
+    for (char *p = buf; p < buf + n;) {
+      const struct inotify_event *ev = (const struct inotify_event *)p;
+      if (ev->mask & BLIND) blind = 1;
+      p += sizeof *ev + ev->len;
+    }
+  }
+  if (blind) {
+    close(*watch);
+    *watch = -1;
+  }
+  return changed;
 }
 
 void stub_watch_close(int watch) {

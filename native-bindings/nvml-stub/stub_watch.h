@@ -18,6 +18,13 @@ int stub_watch_open(const char *file);
 /* Waits up to `timeout_ms` for a change seen by `watch` (or sleeps `fallback_ms` at most when it is -1). */
 void stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms);
 
+/*
+ * Whether anything changed since the last look, without blocking: drains what
+ * `*watch` queued. When the watched directory itself is gone, the watch can
+ * tell nothing more: it is closed, *watch becomes -1 and the answer is yes.
+ */
+int stub_watch_changed(int *watch);
+
 void stub_watch_close(int watch);
 
 /* Sleeps `ms` milliseconds, resuming after signals; also the stub's injected call delays. */

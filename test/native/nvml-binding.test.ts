@@ -1,5 +1,5 @@
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode } from '../../agent/errors.js';
 import { loadNvmlBinding, type NvmlBinding, type NvmlSession } from '../../agent/vendors/nvidia/nvml-binding.js';
@@ -85,6 +85,31 @@ function run(binding: NvmlBinding): void {
     t.equal(after?.utilGpu, 91, 'the new conf is read without reloading the library');
     t.equal(after?.temperatureC, 83);
     t.equal(after?.memoryUsedBytes, 2000 * MIB);
+  });
+
+  t.test('a conf rewritten in place, or moved away and back, is followed without reloading', async (t) => {
+    const { session, driver } = await openFresh(t, binding, twoGpuConf());
+    const conf = path.join(driver.dir, 'nvml-stub.conf');
+    await writeFile(conf, twoGpuConf('device 0 util_gpu 55\n'));
+    t.equal((await session.sample())[0]?.utilGpu, 55, 'written in place');
+    await rename(conf, `${conf}.away`);
+    t.equal((await session.sample())[0]?.utilGpu, 55, 'while it is away, the last good state stands');
+    await writeFile(`${conf}.away`, twoGpuConf('device 0 util_gpu 66\n'));
+    await rename(`${conf}.away`, conf);
+    t.equal((await session.sample())[0]?.utilGpu, 66, 'moved back with new values');
+  });
+
+  t.test('a conf directory replaced under a loaded library is still followed', async (t) => {
+    const { session, driver } = await openFresh(t, binding, twoGpuConf());
+    t.equal((await session.sample())[0]?.utilGpu, 37);
+    // The library stays mapped from the old directory; the conf path now names a new one.
+    t.teardown(() => rm(`${driver.dir}.old`, { recursive: true, force: true }));
+    await rename(driver.dir, `${driver.dir}.old`);
+    await mkdir(driver.dir);
+    await writeFile(path.join(driver.dir, 'nvml-stub.conf'), twoGpuConf('device 0 util_gpu 77\n'));
+    t.equal((await session.sample())[0]?.utilGpu, 77);
+    await writeFile(path.join(driver.dir, 'nvml-stub.conf'), twoGpuConf('device 0 util_gpu 78\n'));
+    t.equal((await session.sample())[0]?.utilGpu, 78, 'and every change after that');
   });
 
   t.test('a failing query marks that device with an error and nulls, and never rejects the sample', async (t) => {
