@@ -19,6 +19,11 @@ export function unzigzag(z: number): number {
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 export class ByteWriter {
   private buf: Uint8Array;
   private view: DataView;
@@ -81,7 +86,11 @@ export class ByteWriter {
   }
 
   string(s: string): void {
-    this.blob(utf8.encode(s));
+    if (!isAscii(s)) return this.blob(utf8.encode(s));
+    // Names are nearly always ASCII, whose UTF-8 is its code units: no encoder call, no array per name.
+    this.varint(s.length);
+    this.ensure(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
   }
 
   finish(): Uint8Array {

@@ -59,7 +59,8 @@ export class SeriesDictionary {
   readonly series: Array<{ device: number; metric: number }> = [];
   private readonly deviceIndex = new Map<string, number>();
   private readonly metricIndex = new Map<string, number>();
-  private readonly seriesIndex = new Map<string, number>();
+  /** Series ids by device id, then metric name: the encoder looks up a device once per sample, a series once per value. */
+  private readonly seriesByDevice = new Map<string, Map<string, number>>();
   private sent = { devices: 0, metrics: 0, series: 0 };
 
   constructor(private readonly limits: WireLimits = DEFAULT_WIRE_LIMITS) {}
@@ -68,16 +69,23 @@ export class SeriesDictionary {
     return this.devices.length + this.metrics.length + this.series.length;
   }
 
-  seriesId(deviceId: string, metric: string): number {
-    const d = intern(this.deviceIndex, this.devices, deviceId, this.limits.maxNameBytes);
-    const m = intern(this.metricIndex, this.metrics, metric, this.limits.maxNameBytes);
-    const key = `${d}:${m}`;
-    let id = this.seriesIndex.get(key);
-    if (id === undefined) {
-      id = this.series.length;
-      this.series.push({ device: d, metric: m });
-      this.seriesIndex.set(key, id);
+  /** The series known for a device, by metric name; the device itself is only defined with its first series. */
+  seriesOf(deviceId: string): Map<string, number> {
+    let known = this.seriesByDevice.get(deviceId);
+    if (!known) {
+      known = new Map();
+      this.seriesByDevice.set(deviceId, known);
     }
+    return known;
+  }
+
+  /** Defines a series; `known` is what seriesOf returned for its device. */
+  addSeries(known: Map<string, number>, deviceId: string, metric: string): number {
+    const device = intern(this.deviceIndex, this.devices, deviceId, this.limits.maxNameBytes);
+    const m = intern(this.metricIndex, this.metrics, metric, this.limits.maxNameBytes);
+    const id = this.series.length;
+    this.series.push({ device, metric: m });
+    known.set(metric, id);
     return id;
   }
 
@@ -149,6 +157,15 @@ function freshContext(): DeltaContext {
   return { prevTs: 0, prevDelta: 0, prev: new Map() };
 }
 
+/** The encoder's, with previous values by series index: a frame's series are numbered densely, and a Map grown anew for every payload costs more. */
+interface EncodeContext extends Omit<DeltaContext, 'prev'> {
+  prev: Array<number | undefined>;
+}
+
+function encodeContext(): EncodeContext {
+  return { prevTs: 0, prevDelta: 0, prev: [] };
+}
+
 function baseFor(prev: number | undefined, scale: number): number {
   if (prev === undefined || !Number.isFinite(prev)) return 0;
   const b = Math.round(prev * POW10[scale]!);
@@ -162,15 +179,29 @@ function representable(v: number, scale: number): boolean {
   return Math.abs(s) <= MAX_SCALED && Object.is(s / POW10[scale]!, v);
 }
 
+/** The smallest scale from `from` up that carries `v` exactly, or SCALE_FLOAT. */
+function scaleFrom(v: number, from: number): number {
+  if (!Number.isFinite(v)) return SCALE_FLOAT;
+  // Most readings are whole numbers; this is representable(v, 0) without the arithmetic.
+  if (from === 0 && Number.isInteger(v) && Math.abs(v) <= MAX_SCALED && !Object.is(v, -0)) return 0;
+  for (let scale = from; scale <= MAX_SCALE; scale++) if (representable(v, scale)) return scale;
+  return SCALE_FLOAT;
+}
+
 /** The smallest decimal scale that carries every value exactly, or SCALE_FLOAT. */
 export function chooseScale(values: readonly number[]): number {
   let scale = 0;
-  for (const v of values) {
-    if (!Number.isFinite(v)) return SCALE_FLOAT;
-    while (scale <= MAX_SCALE && !representable(v, scale)) scale++;
-    if (scale > MAX_SCALE) return SCALE_FLOAT;
+  let fitFrom = 0;
+  for (let i = 0; i < values.length; i++) {
+    const s = scaleFrom(values[i]!, scale);
+    if (s === SCALE_FLOAT) return SCALE_FLOAT;
+    if (s !== scale) {
+      scale = s;
+      fitFrom = i;
+    }
   }
-  for (const v of values) if (!representable(v, scale)) return SCALE_FLOAT;
+  // A value that fits a smaller scale need not fit a larger one (rounding, the 2^50 bound): those before the last rise are tried again.
+  for (let i = 0; i < fitFrom; i++) if (!representable(values[i]!, scale)) return SCALE_FLOAT;
   return scale;
 }
 
@@ -180,24 +211,75 @@ function checkTimestamp(ts: number): void {
   }
 }
 
-function writeBlock(w: ByteWriter, samples: readonly Sample[], dict: SeriesDictionary, ctx: DeltaContext): void {
-  const timestamps = [...new Set(samples.map((s) => s.ts))].sort((a, b) => a - b);
+/** The distinct instants of a batch, ascending. */
+function instantsOf(samples: readonly Sample[]): number[] {
+  const seen = new Set<number>();
+  for (const s of samples) seen.add(s.ts);
+  const timestamps = [...seen].sort((a, b) => a - b);
   timestamps.forEach(checkTimestamp);
-  const tsIndex = new Map(timestamps.map((ts, i) => [ts, i]));
-  const columns = new Map<number, Array<number | undefined>>();
-  for (const s of samples) {
-    const col = tsIndex.get(s.ts)!;
-    for (const [metric, value] of Object.entries(s.metrics)) {
-      const id = dict.seriesId(s.deviceId, metric);
-      let values = columns.get(id);
-      if (!values) {
-        values = new Array<number | undefined>(timestamps.length);
-        columns.set(id, values);
-      }
-      values[col] = value;
+  return timestamps;
+}
+
+/**
+ * A batch's values as a table: one row per series, in the order series first
+ * appear, one column per instant; `undefined` where a series has no value.
+ */
+class ValueTable {
+  readonly ids: number[] = [];
+  readonly cells: Array<number | undefined> = [];
+  /** Row of each series; built only once a device comes back, since until then every series is new to the table. */
+  private rows: Map<number, number> | null = null;
+
+  constructor(readonly width: number) {}
+
+  put(id: number, col: number, value: number | undefined, deviceSeen: boolean): void {
+    let row = deviceSeen ? this.rowOf(id) : undefined;
+    if (row === undefined) {
+      row = this.ids.length;
+      this.ids.push(id);
+      this.rows?.set(id, row);
+      for (let c = 0; c < this.width; c++) this.cells.push(undefined);
     }
+    this.cells[row * this.width + col] = value;
   }
 
+  /** Rows in ascending series order: already so when the dictionary numbered the series in this batch's order. */
+  sortedRows(): number[] {
+    const order = this.ids.map((_, row) => row);
+    if (!isAscending(this.ids)) order.sort((a, b) => this.ids[a]! - this.ids[b]!);
+    return order;
+  }
+
+  private rowOf(id: number): number | undefined {
+    this.rows ??= new Map(this.ids.map((seriesId, row) => [seriesId, row]));
+    return this.rows.get(id);
+  }
+}
+
+function isAscending(a: readonly number[]): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i]! < a[i - 1]!) return false;
+  return true;
+}
+
+function tabulate(samples: readonly Sample[], timestamps: readonly number[], dict: SeriesDictionary): ValueTable {
+  const table = new ValueTable(timestamps.length);
+  const tsIndex = timestamps.length > 1 ? new Map(timestamps.map((ts, i) => [ts, i])) : null;
+  const devices = new Set<string>();
+  for (const s of samples) {
+    const col = tsIndex ? tsIndex.get(s.ts)! : 0;
+    const seen = devices.has(s.deviceId);
+    devices.add(s.deviceId);
+    const known = dict.seriesOf(s.deviceId);
+    const metrics = s.metrics;
+    for (const metric of Object.keys(metrics)) {
+      const id = known.get(metric) ?? dict.addSeries(known, s.deviceId, metric);
+      table.put(id, col, metrics[metric], seen);
+    }
+  }
+  return table;
+}
+
+function writeTimestamps(w: ByteWriter, timestamps: readonly number[], ctx: EncodeContext): void {
   w.varint(timestamps.length);
   for (const ts of timestamps) {
     const d = ts - ctx.prevTs;
@@ -205,34 +287,52 @@ function writeBlock(w: ByteWriter, samples: readonly Sample[], dict: SeriesDicti
     ctx.prevDelta = d;
     ctx.prevTs = ts;
   }
+}
 
-  const ids = [...columns.keys()].sort((a, b) => a - b);
-  w.varint(ids.length);
+/** The values present in one row of the table, in column order. */
+function presentIn(table: ValueTable, row: number): number[] {
+  const present: number[] = [];
+  const start = row * table.width;
+  for (let c = start; c < start + table.width; c++) {
+    const v = table.cells[c];
+    if (v !== undefined) present.push(v);
+  }
+  return present;
+}
+
+function presenceBitmap(table: ValueTable, row: number): Uint8Array {
+  const bitmap = new Uint8Array(Math.ceil(table.width / 8));
+  const start = row * table.width;
+  for (let c = 0; c < table.width; c++) if (table.cells[start + c] !== undefined) bitmap[c >> 3]! |= 1 << (c & 7);
+  return bitmap;
+}
+
+function writeValues(w: ByteWriter, id: number, present: readonly number[], scale: number, ctx: EncodeContext): void {
+  if (present.length === 0) return;
+  let prev = ctx.prev[id];
+  for (const v of present) {
+    if (scale === SCALE_FLOAT) w.f64(v);
+    else w.svarint(Math.round(v * POW10[scale]!) - baseFor(prev, scale));
+    prev = v;
+  }
+  ctx.prev[id] = prev;
+}
+
+function writeBlock(w: ByteWriter, samples: readonly Sample[], dict: SeriesDictionary, ctx: EncodeContext): void {
+  const timestamps = instantsOf(samples);
+  const table = tabulate(samples, timestamps, dict);
+  writeTimestamps(w, timestamps, ctx);
+  w.varint(table.ids.length);
   let prevId = -1;
-  for (const id of ids) {
-    const column = columns.get(id)!;
-    const present: number[] = [];
-    for (const v of column) if (v !== undefined) present.push(v);
-    const sparse = present.length < timestamps.length;
+  for (const row of table.sortedRows()) {
+    const id = table.ids[row]!;
+    const present = presentIn(table, row);
+    const sparse = present.length < table.width;
     const scale = chooseScale(present);
     w.varint((id - prevId) * SERIES_HEADER_FLAGS + (sparse ? SPARSE : 0) + scale);
     prevId = id;
-    if (sparse) {
-      const bitmap = new Uint8Array(Math.ceil(timestamps.length / 8));
-      column.forEach((v, i) => {
-        if (v !== undefined) bitmap[i >> 3]! |= 1 << (i & 7);
-      });
-      w.bytes(bitmap);
-    }
-    for (const v of present) {
-      if (scale === SCALE_FLOAT) {
-        w.f64(v);
-      } else {
-        const s = Math.round(v * POW10[scale]!);
-        w.svarint(s - baseFor(ctx.prev.get(id), scale));
-      }
-      ctx.prev.set(id, v);
-    }
+    if (sparse) w.bytes(presenceBitmap(table, row));
+    writeValues(w, id, present, scale, ctx);
   }
 }
 
@@ -330,7 +430,7 @@ function withHeader(first: number, flags: number, body: Uint8Array): Uint8Array 
 export function encodeSamplesPayload(samples: readonly Sample[], compression: Compression = 'auto'): Uint8Array {
   const dict = new SeriesDictionary();
   const body = new ByteWriter(1024);
-  writeBlock(body, samples, dict, freshContext());
+  writeBlock(body, samples, dict, encodeContext());
   const w = new ByteWriter(body.length + 256);
   dict.writeNew(w);
   w.bytes(body.finish());
@@ -390,7 +490,7 @@ function hasOwnKey(o: object): boolean {
  */
 export function encodeDataFrame(records: readonly WireRecord[], dict: SeriesDictionary, compression: Compression = 'auto'): Uint8Array {
   const body = new ByteWriter(4096);
-  const ctx = freshContext();
+  const ctx = encodeContext();
   body.varint(records.length);
   let prevSeq = 0;
   for (const rec of records) {

@@ -39,6 +39,8 @@ t.test('chooseScale picks the fewest decimals that carry every value exactly', a
   t.equal(chooseScale([Infinity]), 15);
   t.equal(chooseScale([-0]), 15, 'negative zero keeps its sign');
   t.equal(chooseScale([]), 0);
+  t.equal(chooseScale([7, 0.5, 0.25]), 2, 'earlier values are carried at the scale a later one needs');
+  t.equal(chooseScale([2 ** 50, 0.5]), 15, 'a whole number at the limit does not fit the decimals a later value needs');
 });
 
 t.test('a spool payload round-trips a tick of GPU samples and is self-contained', async (t) => {
@@ -372,10 +374,12 @@ t.test('names the peer would refuse are refused when encoding', async (t) => {
   t.throws(() => encodeSamplesPayload([{ ts: T0, deviceId: 'gpu', metrics: { '': 1 } }]), { code: ErrorCode.PROTOCOL });
 });
 
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
 /** Byte-for-byte the frames one connection sends for these batches, one record each. */
 function framesOf(batches: ReadonlyArray<readonly Sample[]>, compression: 'auto' | 'never' = 'auto'): string[] {
   const dict = new SeriesDictionary();
-  return batches.map((samples, i) => Buffer.from(encodeDataFrame([{ seq: i + 1, type: RecordType.SAMPLES, samples }], dict, compression)).toString('hex'));
+  return batches.map((samples, i) => hex(encodeDataFrame([{ seq: i + 1, type: RecordType.SAMPLES, samples }], dict, compression)));
 }
 
 t.test('a sampler tick frames to the same bytes as its decoded spool payload', async (t) => {
@@ -402,4 +406,49 @@ t.test('batches the decoder regroups are not taken as given', async (t) => {
   t.ok(decodesAsGiven([]), 'nothing decodes as nothing');
   const [, twice] = regrouped[1]!;
   t.notSame(framesOf([twice]), framesOf([decodeSamplesPayload(encodeSamplesPayload(twice))]), 'framing the regrouped copy gives other bytes');
+});
+
+/** Several instants (one irregular, given out of order), sparse series, every scale and raw floats. */
+const PINNED_SAMPLES: Sample[] = [
+  { ts: T0 + 1000, deviceId: 'gpu1', metrics: { util: 40, power: 71.25, temp: 55 } },
+  { ts: T0, deviceId: 'gpu0', metrics: { util: 12, power: 70.5, temp: 54, ratio: 1 / 3 } },
+  { ts: T0, deviceId: 'gpu1', metrics: { util: 41, power: 72, temp: -0 } },
+  { ts: T0 + 1000, deviceId: 'gpu0', metrics: { util: 13, power: NaN, temp: 54, clock: 1410 } },
+  { ts: T0 + 2500, deviceId: 'gpu0', metrics: { util: 100, power: 1e300, temp: 0.001, clock: 1980, xid: -79 } },
+  { ts: T0 + 2500, deviceId: 'npu-ü', metrics: { util: 2 ** 50, power: -Infinity, temp: 35.125 } },
+];
+
+t.test('a spool payload of a fixed batch is pinned to its bytes', async (t) => {
+  t.equal(hex(encodeSamplesPayload(PINNED_SAMPLES, 'never')), [
+    '01000304677075310467707530066e70752dc3bc06047574696c05706f7765720474656d7005726174696f05636c6f636b037869640c0000',
+    '000100020100010101020103010401050200020102020380a0abfef962af90abfef962e8070c300352013203c07095013f03000000000000',
+    '00800000000000804b40201802ae012f0000000000a05140000000000000f87f9c7500883ce4377e23e0cb0600ddcb063f01555555555555',
+    'd53f30068416f40830049d01300480808080808080043f04000000000000f0ff3304eaa404',
+  ].join(''));
+});
+
+t.test('data frames of fixed records are pinned to their bytes, the second using the dictionary the first began', async (t) => {
+  const dict = new SeriesDictionary();
+  const first = encodeDataFrame([{ seq: 7, type: RecordType.SAMPLES, samples: PINNED_SAMPLES.slice(0, 3) }], dict, 'never');
+  const later: Sample[] = [
+    { ts: T0 + 3500, deviceId: 'gpu2', metrics: { util: 7, fan: 30 } },
+    { ts: T0 + 3500, deviceId: 'gpu0', metrics: { util: 14 } },
+  ];
+  const records: WireRecord[] = [
+    { seq: 8, type: RecordType.SAMPLES, samples: PINNED_SAMPLES },
+    { seq: 12, type: RecordType.EVENT, payload: Uint8Array.from([1, 2, 3]) },
+    { seq: 9, type: RecordType.SAMPLES, samples: later },
+  ];
+  const second = encodeDataFrame(records, dict, 'never');
+  t.equal(hex(first), [
+    '0100020467707531046770753004047574696c05706f7765720474656d7005726174696f070000000100020100010101020103010e010280',
+    'a0abfef962af90abfef9620720520122c07095012f00000000000000800000000000804b403001183101820b30016c3f01555555555555d5',
+    '3f',
+  ].join(''));
+  t.equal(hex(second), [
+    '010002066e70752dc3bc04677075320305636c6f636b037869640366616e0701040105020002010202030003060310010380a0abfef962af',
+    '90abfef962e8070c300352013203c07095013f0300000000000000800000000000804b40201802ae012f0000000000a05140000000000000',
+    'f87f9c7500883ce4377e23e0cb0600ddcb063f01555555555555d53f30068416f40830049d01300480808080808080043f04000000000000',
+    'f0ff3304eaa404080203010203050101e707038001ab01a0020e203c',
+  ].join(''));
 });
