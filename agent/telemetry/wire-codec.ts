@@ -1,4 +1,4 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync, type ZlibOptions } from 'node:zlib';
 import { AccelError, ErrorCode } from '../errors.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import { RecordType, isRecordType, type Sample } from './types.js';
@@ -400,9 +400,22 @@ function readBlock(r: ByteReader, dict: SeriesDictionary, ctx: DeltaContext, lim
 
 export type Compression = 'auto' | 'always' | 'never';
 
+/**
+ * Deflate's window sized to the body rather than 32 KiB: no match reaches
+ * further back than the body is long, so nothing is lost, and a one-tick
+ * payload does not set up memory for 32 KiB on every call. Inflate with the
+ * default window reads a stream made with any smaller one.
+ */
+function deflateOptions(length: number): ZlibOptions {
+  let windowBits = 9;
+  while (windowBits < 15 && 2 ** windowBits < length) windowBits++;
+  // A block holds 2^(memLevel + 6) symbols: room for fewer than the body's bytes cuts it into more blocks, larger and slower. 8 is zlib's default.
+  return { windowBits, memLevel: Math.min(8, windowBits - 6) };
+}
+
 function maybeDeflate(plain: Uint8Array, compression: Compression): { body: Uint8Array; deflated: boolean } {
   if (compression === 'never') return { body: plain, deflated: false };
-  const deflated = deflateRawSync(plain);
+  const deflated = deflateRawSync(plain, deflateOptions(plain.length));
   if (compression === 'always' || deflated.length < plain.length) return { body: deflated, deflated: true };
   return { body: plain, deflated: false };
 }

@@ -452,3 +452,32 @@ t.test('data frames of fixed records are pinned to their bytes, the second using
     'f0ff3304eaa404080203010203050101e707038001ab01a0020e203c',
   ].join(''));
 });
+
+t.test('bodies far smaller and far larger than the default deflate window round-trip, no larger than deflated with it', async (t) => {
+  const sixtyGpus = gpuSampler(60, 8);
+  const bodies: Array<[string, Sample[]]> = [
+    ['one GPU', gpuSampler(1, 8)(T0)],
+    ['one tick of 16 GPUs', gpuSampler(16, 8)(T0)],
+    ['a minute of 60 GPUs', Array.from({ length: 60 }, (_, i) => sixtyGpus(T0 + i * 1000)).flat()],
+  ];
+  for (const [name, samples] of bodies) {
+    const plain = encodeSamplesPayload(samples, 'never').subarray(2);
+    const payload = encodeSamplesPayload(samples, 'always');
+    t.same(normalise(decodeSamplesPayload(payload)), normalise(samples), `${name}: payload of ${plain.length} bytes`);
+    t.ok(payload.length - 2 <= deflateRawSync(plain).length, `${name}: ${payload.length - 2} bytes deflated`);
+    const frame = encodeDataFrame([{ seq: 1, type: RecordType.SAMPLES, samples }], new SeriesDictionary(), 'always');
+    const [rec] = decodeDataFrame(frame, new SeriesDictionary());
+    t.same(rec?.type === RecordType.SAMPLES && normalise(rec.samples), normalise(samples), `${name}: frame`);
+  }
+  t.ok(encodeSamplesPayload(bodies[2]![1], 'never').length > 2 * 32 * 1024, 'the large body is over twice the default window');
+});
+
+t.test('payloads and frames deflated with the default window still decode', async (t) => {
+  const samples = gpuSampler(16, 9)(T0);
+  const plain = encodeSamplesPayload(samples, 'never');
+  const payload = Buffer.concat([plain.subarray(0, 1), Uint8Array.of(1), deflateRawSync(plain.subarray(2))]);
+  t.same(normalise(decodeSamplesPayload(payload)), normalise(samples));
+  const frame = encodeDataFrame([{ seq: 3, type: RecordType.SAMPLES, samples }], new SeriesDictionary(), 'never');
+  const [rec] = decodeDataFrame(Buffer.concat([Uint8Array.of(DATA_FRAME_TAG, 1), deflateRawSync(frame.subarray(2))]), new SeriesDictionary());
+  t.same(rec?.type === RecordType.SAMPLES && normalise(rec.samples), normalise(samples));
+});
