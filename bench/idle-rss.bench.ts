@@ -12,6 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../agent/package-root.js';
 import { cleanupOnInterrupt } from './lib/cleanup.js';
+import { DEPLOYED_ENV } from './lib/daemon-host.js';
 import { benchMain, printFigures } from './lib/main.js';
 import { numberOptions } from './lib/options.js';
 import { parseProcMemory, type ProcMemory } from './lib/proc-status.js';
@@ -50,7 +51,7 @@ await benchMain('idle-rss', async (argv) => {
       process.execPath,
       [path.join(packageRoot(), 'bin/accel-agent.js'), 'run', '--host-root', root, '--socket', path.join(work, 'agent.sock'),
         '--cdi-dir', dirs['cdi']!, '--cdi-host-prefix', 'root', '--state-dir', dirs['state']!, '--kubelet-dir', dirs['kubelet']!, '--nfd-dir', dirs['nfd']!],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...DEPLOYED_ENV } },
     );
     const withdraw = cleanupOnInterrupt(() => child.kill('SIGKILL'));
     try {

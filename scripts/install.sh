@@ -592,6 +592,7 @@ After=local-fs.target containerd.service
 [Service]
 Type=simple
 ExecStart=$NODE_BIN $INSTALL_DIR/current/bin/accel-agent.js run --config $CONFIG_FILE
+Environment=MALLOC_ARENA_MAX=2
 Restart=always
 RestartSec=5
 TimeoutStopSec=30

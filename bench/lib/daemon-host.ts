@@ -12,6 +12,13 @@ import { ready, stopped } from './agent-process.js';
 import { cleanupOnInterrupt } from './cleanup.js';
 import { withTempSimhost } from './simhost.js';
 
+/**
+ * The environment the image (Dockerfile) and the systemd unit (scripts/install.sh)
+ * give the daemon, so figures are those of the agent as deployed; a test keeps
+ * the three in step.
+ */
+export const DEPLOYED_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' });
+
 /** Command-line flags of `accel-agent run`, without their leading dashes. */
 export type DaemonFlags = Readonly<Record<string, string>>;
 
@@ -52,7 +59,10 @@ export async function withDaemonHost<T>(profile: ProfileName, body: (host: Daemo
     const children: ChildProcess[] = [];
     const withdraw = cleanupOnInterrupt(() => children.forEach((c) => c.kill('SIGKILL')));
     const launch = async (extra: DaemonFlags = {}) => {
-      const child = spawn(process.execPath, runArgv({ ...flags, ...extra }), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, runArgv({ ...flags, ...extra }), {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...DEPLOYED_ENV },
+      });
       children.push(child);
       await ready(child, 60_000);
       return child;

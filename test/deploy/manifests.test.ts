@@ -10,6 +10,7 @@ import { configFlagOptions, resolveConfig } from '../../agent/config/load.js';
 import { CONFIG_VERSION, agentSchema } from '../../agent/config/schema.js';
 import { DeviceRegistry } from '../../agent/daemon/device-registry.js';
 import { packageRoot, packageVersion } from '../../agent/package-root.js';
+import { DEPLOYED_ENV } from '../../bench/lib/daemon-host.js';
 import { gpu, inventory } from '../helpers/sample-inventory.js';
 import { socketDir } from '../helpers/unix-sockets.js';
 
@@ -332,4 +333,10 @@ t.test('kubectl kustomize renders the set with the DaemonSet in the agent namesp
   const ds = rendered.find((o) => o.kind === 'DaemonSet') as typeof daemonSet;
   t.equal(ds.metadata.namespace, 'accel-agent');
   t.equal(ds.spec.template.spec.containers[0]!.image, `accel-agent:${packageVersion()}`);
+});
+
+t.test('the image gives the daemon the environment the benchmarks measure it in', async (t) => {
+  const dockerfile = readFileSync(path.join(packageRoot(), 'Dockerfile'), 'utf8');
+  const env = new Map([...dockerfile.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+  for (const [name, value] of Object.entries(DEPLOYED_ENV)) t.equal(env.get(name), value, name);
 });

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { resolveConfig } from '../../agent/config/load.js';
 import { packageRoot } from '../../agent/package-root.js';
+import { DEPLOYED_ENV } from '../../bench/lib/daemon-host.js';
 import {
   FORBIDDEN_MARK,
   INSTALL_SH,
@@ -366,6 +367,7 @@ t.test('tarball install: release by digest, relative current link, wrappers, uni
   const unit = readFileSync(path.join(node.root, 'etc/systemd/system/accel-agent.service'), 'utf8');
   t.match(unit, /^ExecStart=\/usr\/local\/node\/bin\/node \/opt\/accel-agent\/current\/bin\/accel-agent\.js run --config \/etc\/accel-agent\/config\.yaml$/m);
   t.match(unit, /^WantedBy=multi-user\.target$/m);
+  for (const [name, value] of Object.entries(DEPLOYED_ENV)) t.match(unit, new RegExp(`^Environment=${name}=${value}$`, 'm'), 'the environment the benchmarks measure');
   t.same(readdirSync(path.join(node.root, 'opt/accel-agent/releases')), [id], 'no staging or download left behind');
 });
 
