@@ -593,6 +593,7 @@ After=local-fs.target containerd.service
 Type=simple
 ExecStart=$NODE_BIN $INSTALL_DIR/current/bin/accel-agent.js run --config $CONFIG_FILE
 Environment=MALLOC_ARENA_MAX=2
+Environment=NODE_OPTIONS=--max-semi-space-size=1
 Restart=always
 RestartSec=5
 TimeoutStopSec=30

@@ -17,7 +17,7 @@ import { withTempSimhost } from './simhost.js';
  * give the daemon, so figures are those of the agent as deployed; a test keeps
  * the three in step.
  */
-export const DEPLOYED_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' });
+export const DEPLOYED_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=1' });
 
 /** Command-line flags of `accel-agent run`, without their leading dashes. */
 export type DaemonFlags = Readonly<Record<string, string>>;
