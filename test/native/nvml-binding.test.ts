@@ -335,6 +335,21 @@ device 0 pci_bus_id 0000:00:09.0
     t.ok(Array.isArray(events), 'the wait finished normally');
   });
 
+  t.test('a shutdown called right behind calls lets every one of them finish, however the pool orders them', async (t) => {
+    // libuv's four pool threads pick queued calls up in parallel, so with several calls ahead of it
+    // a shutdown often reaches the session's lock first unless it waits for them.
+    for (let round = 0; round < 20; round++) {
+      const { session } = await openFresh(t, binding, twoGpuConf());
+      await session.waitEvents(0);
+      const calls: Promise<unknown>[] = [session.waitEvents(10)];
+      for (let i = 0; i < 6; i++) calls.push(i % 2 === 0 ? session.sample() : session.devices());
+      const closing = session.shutdown();
+      const failed = (await Promise.allSettled(calls)).filter((o) => o.status === 'rejected');
+      await closing;
+      t.same(failed, [], `round ${round}: no call failed`);
+    }
+  });
+
   t.test('the event loop keeps running while NVML is slow', async (t) => {
     const { session } = await openFresh(t, binding, twoGpuConf('delay nvmlDeviceGetUtilizationRates 300\n'));
     let ticks = 0;

@@ -195,6 +195,8 @@ class AddonNvmlSession implements NvmlSession {
   readonly cudaDriverVersion: number | null;
   readonly deviceCount: number;
   private shutDown = false;
+  /** Calls handed to the addon and not yet settled; shutdown lets them finish first. */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     private readonly addon: NvmlAddon,
@@ -234,6 +236,9 @@ class AddonNvmlSession implements NvmlSession {
   async shutdown(): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;
+    // The addon's worker threads take calls in no set order: a shutdown queued behind a
+    // wait could run first and fail it, so it is queued only once every earlier call settled.
+    await Promise.allSettled(this.running);
     try {
       await this.addon.shutdown(this.session);
     } catch (err) {
@@ -247,10 +252,15 @@ class AddonNvmlSession implements NvmlSession {
         details: { libraryPath: this.libraryPath, method, nvmlCode: NvmlReturn.UNINITIALIZED },
       });
     }
+    let pending: Promise<T> | undefined;
     try {
-      return await run();
+      pending = run();
+      this.running.add(pending);
+      return await pending;
     } catch (err) {
       throw nvmlError(err, 'call', { libraryPath: this.libraryPath, method });
+    } finally {
+      if (pending) this.running.delete(pending);
     }
   }
 }
