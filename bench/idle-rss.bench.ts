@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../agent/package-root.js';
 import { cleanupOnInterrupt } from './lib/cleanup.js';
-import { DEPLOYED_ENV } from './lib/daemon-host.js';
+import { DEPLOYED_ENV } from './lib/deployed-env.js';
 import { benchMain, printFigures } from './lib/main.js';
 import { numberOptions } from './lib/options.js';
 import { parseProcMemory, type ProcMemory } from './lib/proc-status.js';

@@ -10,14 +10,8 @@ import { packageRoot } from '../../agent/package-root.js';
 import type { ProfileName } from '../../agent/simhost/profiles.js';
 import { ready, stopped } from './agent-process.js';
 import { cleanupOnInterrupt } from './cleanup.js';
+import { DEPLOYED_ENV } from './deployed-env.js';
 import { withTempSimhost } from './simhost.js';
-
-/**
- * The environment the image (Dockerfile) and the systemd unit (scripts/install.sh)
- * give the daemon, so figures are those of the agent as deployed; a test keeps
- * the three in step.
- */
-export const DEPLOYED_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=1' });
 
 /** Command-line flags of `accel-agent run`, without their leading dashes. */
 export type DaemonFlags = Readonly<Record<string, string>>;

@@ -10,7 +10,7 @@ import { configFlagOptions, resolveConfig } from '../../agent/config/load.js';
 import { CONFIG_VERSION, agentSchema } from '../../agent/config/schema.js';
 import { DeviceRegistry } from '../../agent/daemon/device-registry.js';
 import { packageRoot, packageVersion } from '../../agent/package-root.js';
-import { DEPLOYED_ENV } from '../../bench/lib/daemon-host.js';
+import { DEPLOYED_ENV } from '../../bench/lib/deployed-env.js';
 import { gpu, inventory } from '../helpers/sample-inventory.js';
 import { socketDir } from '../helpers/unix-sockets.js';
 

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { resolveConfig } from '../../agent/config/load.js';
 import { packageRoot } from '../../agent/package-root.js';
-import { DEPLOYED_ENV } from '../../bench/lib/daemon-host.js';
+import { DEPLOYED_ENV } from '../../bench/lib/deployed-env.js';
 import {
   FORBIDDEN_MARK,
   INSTALL_SH,
