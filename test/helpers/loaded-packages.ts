@@ -18,7 +18,9 @@ export async function commonJsLoadedBy(body: string, execArgv: readonly string[]
     import { createRequire } from 'node:module';
     ${body}
     console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
-  const { stdout } = await execFileAsync(process.execPath, [...execArgv, '--input-type=module', '-e', script], { cwd: packageRoot() });
+  // The process runs built JavaScript: its coverage would count dist/ files beside the sources they come from.
+  const { NODE_V8_COVERAGE: _coverage, ...env } = process.env;
+  const { stdout } = await execFileAsync(process.execPath, [...execArgv, '--input-type=module', '-e', script], { cwd: packageRoot(), env });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
 }
 
