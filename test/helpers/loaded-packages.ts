@@ -18,8 +18,10 @@ export async function commonJsLoadedBy(body: string, execArgv: readonly string[]
     import { createRequire } from 'node:module';
     ${body}
     console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
-  // The process runs built JavaScript: its coverage would count dist/ files beside the sources they come from.
-  const { NODE_V8_COVERAGE: _coverage, ...env } = process.env;
+  // The process runs built JavaScript: its coverage would count dist/ files beside the sources
+  // they come from, so the test runner's process tracking is told not to collect it there.
+  const { NODE_V8_COVERAGE: _coverage, ...rest } = process.env;
+  const env = { ...rest, _TAPJS_PROCESSINFO_COVERAGE_: '0' };
   const { stdout } = await execFileAsync(process.execPath, [...execArgv, '--input-type=module', '-e', script], { cwd: packageRoot(), env });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
 }
