@@ -59,8 +59,9 @@ export class SysfsPresenceSource implements HealthSource {
   private readonly interval: number;
   /** Bus entries and driver links, read every round for every device, rarely change. */
   private readonly links: LinkCache;
-  private readonly vendors: ReadonlySet<VendorName>;
-  private readonly rulesByVendor = new Map<VendorName, PresenceRules>();
+  /** Per vendor present, its rules and driver path: options never change after construction. */
+  private readonly rulesByVendor: ReadonlyMap<VendorName, PresenceRules>;
+  private readonly driverPathByVendor: ReadonlyMap<VendorName, string>;
   /** Per device, the conditions this source has raised and their details. */
   private readonly raised = new Map<string, Map<Condition, string>>();
   private readonly lastError = new Map<string, string>();
@@ -74,7 +75,16 @@ export class SysfsPresenceSource implements HealthSource {
     this.log = opts.log ?? silentLogger;
     this.interval = opts.pollIntervalMs ?? DEFAULT_HEALTH_OPTIONS.pollIntervalMs;
     this.links = new LinkCache(opts.host, { within: SYSFS });
-    this.vendors = new Set(opts.devices.map((d) => d.vendor));
+    const vendors = new Set(opts.devices.map((d) => d.vendor));
+    const expected = { ...DEFAULT_EXPECTED_DRIVERS, ...opts.expectedDrivers };
+    const paths = { ...DEFAULT_DRIVER_PATHS, ...opts.driverPaths };
+    const rules = (vendor: VendorName): PresenceRules => ({
+      expectedDrivers: expected[vendor] ?? null,
+      temperatureLimitC: opts.temperatureLimitC ?? null,
+      temperatureHysteresisC: opts.temperatureHysteresisC ?? DEFAULT_HEALTH_OPTIONS.temperatureHysteresisC,
+    });
+    this.rulesByVendor = new Map([...vendors].map((v) => [v, rules(v)]));
+    this.driverPathByVendor = new Map([...vendors].flatMap((v) => (paths[v] === undefined ? [] : [[v, paths[v]] as const])));
   }
 
   /** Checks once before returning, so the first picture of the host is known when start resolves. */
@@ -113,13 +123,9 @@ export class SysfsPresenceSource implements HealthSource {
   }
 
   private checkDriverPaths(): Map<VendorName, { path: string; present: boolean }> {
-    const paths = { ...DEFAULT_DRIVER_PATHS, ...this.opts.driverPaths };
     const out = new Map<VendorName, { path: string; present: boolean }>();
-    for (const vendor of this.vendors) {
-      const p = paths[vendor];
-      // A /proc entry: the kernel answers at once (see HostRoot.readLinkSync).
-      if (p !== undefined) out.set(vendor, { path: p, present: this.opts.host.existsSync(p) });
-    }
+    // A /proc entry: the kernel answers at once (see HostRoot.readLinkSync).
+    for (const [vendor, p] of this.driverPathByVendor) out.set(vendor, { path: p, present: this.opts.host.existsSync(p) });
     return out;
   }
 
@@ -131,8 +137,8 @@ export class SysfsPresenceSource implements HealthSource {
    */
   private boundFunctions(): Map<string, ReadonlySet<string>> {
     const out = new Map<string, ReadonlySet<string>>();
-    for (const vendor of this.vendors) {
-      for (const driver of this.rules(vendor).expectedDrivers ?? []) {
+    for (const rules of this.rulesByVendor.values()) {
+      for (const driver of rules.expectedDrivers ?? []) {
         if (out.has(driver) || !DRIVER_NAME.test(driver)) continue;
         let names: string[] = [];
         try {
@@ -233,18 +239,7 @@ export class SysfsPresenceSource implements HealthSource {
     return null;
   }
 
-  /** Options never change after construction, so each vendor's rules are worked out once. */
   private rules(vendor: VendorName): PresenceRules {
-    let rules = this.rulesByVendor.get(vendor);
-    if (rules === undefined) {
-      const expected = { ...DEFAULT_EXPECTED_DRIVERS, ...this.opts.expectedDrivers };
-      rules = {
-        expectedDrivers: expected[vendor] ?? null,
-        temperatureLimitC: this.opts.temperatureLimitC ?? null,
-        temperatureHysteresisC: this.opts.temperatureHysteresisC ?? DEFAULT_HEALTH_OPTIONS.temperatureHysteresisC,
-      };
-      this.rulesByVendor.set(vendor, rules);
-    }
-    return rules;
+    return this.rulesByVendor.get(vendor)!;
   }
 }
