@@ -55,7 +55,7 @@ export class ApiServer implements Service {
   async start(): Promise<void> {
     if (this.#server !== null) throw new AccelError(ErrorCode.API_SOCKET, 'the API server is already running');
     const { gid } = this.#options;
-    const plan = await prepareSocket(this.socketPath, gid);
+    const plan = await prepareSocket(this.socketPath, { gid });
     const server = new Server({
       // Requests are a few bytes; a large one is a mistake or an attack.
       'grpc.max_receive_message_length': 64 * 1024,

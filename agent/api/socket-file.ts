@@ -21,11 +21,22 @@ export interface SocketPlan {
   bindPath: string;
 }
 
+export interface PrepareOptions {
+  /** Group given the directory when it is created here. */
+  gid?: number;
+  /**
+   * Whether a missing directory is made (the default). A directory that
+   * belongs to someone else, like kubelet's, must not be: its absence means
+   * its owner is not there, and one made here would hide its return.
+   */
+  createDir?: boolean;
+}
+
 /**
  * Checks the socket path and makes its directory (0750, group set when a gid
  * is given) if missing. Refuses a path holding anything but a stale socket.
  */
-export async function prepareSocket(socketPath: string, gid?: number): Promise<SocketPlan> {
+export async function prepareSocket(socketPath: string, options: PrepareOptions = {}): Promise<SocketPlan> {
   if (!path.isAbsolute(socketPath)) {
     throw new AccelError(ErrorCode.API_SOCKET, `the API socket path must be absolute, got ${JSON.stringify(socketPath)}`);
   }
@@ -34,12 +45,15 @@ export async function prepareSocket(socketPath: string, gid?: number): Promise<S
     throw new AccelError(ErrorCode.API_SOCKET, `the API socket path ${finalPath} is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a unix socket address holds`);
   }
   const dir = path.dirname(finalPath);
-  try {
-    const created = await fs.mkdir(dir, { recursive: true, mode: 0o750 });
-    // Group members need to traverse the directory to reach the socket.
-    if (created !== undefined && gid !== undefined) await fs.chown(dir, -1, gid);
-  } catch (err) {
-    throw new AccelError(ErrorCode.API_SOCKET, `cannot create the API socket directory ${dir}`, { cause: err });
+  const { gid, createDir = true } = options;
+  if (createDir) {
+    try {
+      const created = await fs.mkdir(dir, { recursive: true, mode: 0o750 });
+      // Group members need to traverse the directory to reach the socket.
+      if (created !== undefined && gid !== undefined) await fs.chown(dir, -1, gid);
+    } catch (err) {
+      throw new AccelError(ErrorCode.API_SOCKET, `cannot create the API socket directory ${dir}`, { cause: err });
+    }
   }
 
   await refuseUnlessStale(finalPath);

@@ -6,8 +6,7 @@
  * events (overflowing inotify queues, a directory deleted and recreated), so
  * a periodic stat of both paths backs it up.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { lstat, stat } from 'node:fs/promises';
+import { lstatSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -31,30 +30,36 @@ export const EMPTY_SNAPSHOT: DirSnapshot = Object.freeze({ dir: null, kubelet: n
  * The inode alone is not enough: a file system may hand a freed inode number
  * to the next file created, which is exactly what a quick restart does. The
  * change time, in nanoseconds, tells the two apart.
+ *
+ * Synchronous on purpose, like the snapshot below: the backstop poll runs
+ * twice a second on every node, and a stat of a local directory entry costs
+ * microseconds, far less than a round trip through the thread pool.
  */
-export async function socketIdentity(socketPath: string): Promise<SocketIdentity | null> {
+export function socketIdentity(socketPath: string): SocketIdentity | null {
   try {
-    const st = await lstat(socketPath, { bigint: true });
-    return st.isSocket() ? `${st.dev}:${st.ino}:${st.ctimeNs}` : null;
+    const st = lstatSync(socketPath, { bigint: true, throwIfNoEntry: false });
+    return st !== undefined && st.isSocket() ? `${st.dev}:${st.ino}:${st.ctimeNs}` : null;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw err;
   }
 }
 
-export async function snapshotDir(dir: string, pluginSocketName: string): Promise<DirSnapshot> {
-  let dirId: string | null = null;
+export function snapshotDir(dir: string, pluginSocketName: string): DirSnapshot {
+  let st: Stats | undefined;
   try {
     // The directory itself may be a link (operators move kubelet's state to another disk);
     // the sockets in it are never followed.
-    const st = await stat(dir);
-    if (st.isDirectory()) dirId = `${st.dev}:${st.ino}`;
+    st = statSync(dir, { throwIfNoEntry: false });
   } catch {
-    dirId = null;
+    st = undefined;
   }
-  if (dirId === null) return EMPTY_SNAPSHOT;
-  const [kubelet, plugin] = await Promise.all([socketIdentity(path.join(dir, KUBELET_SOCKET)), socketIdentity(path.join(dir, pluginSocketName))]);
-  return { dir: dirId, kubelet, plugin };
+  if (st === undefined || !st.isDirectory()) return EMPTY_SNAPSHOT;
+  return {
+    dir: `${st.dev}:${st.ino}`,
+    kubelet: socketIdentity(dir + path.sep + KUBELET_SOCKET),
+    plugin: socketIdentity(dir + path.sep + pluginSocketName),
+  };
 }
 
 export function sameSnapshot(a: DirSnapshot, b: DirSnapshot): boolean {
@@ -66,7 +71,7 @@ export interface KubeletWatchOptions {
   pluginSocketName: string;
   /** Called with each snapshot that differs from the previous one, never concurrently. */
   onChange: (current: DirSnapshot, previous: DirSnapshot) => void | Promise<void>;
-  /** How often the fallback stat runs; default 250 ms, well inside kubelet's patience. */
+  /** How often the fallback stat runs; default DEFAULT_POLL_INTERVAL_MS. */
   pollIntervalMs?: number;
   logger?: Logger;
 }
@@ -97,7 +102,7 @@ export class KubeletWatch {
   async start(): Promise<DirSnapshot> {
     if (!this.#stopped) return this.#last;
     this.#stopped = false;
-    this.#last = await snapshotDir(this.#options.dir, this.#options.pluginSocketName);
+    this.#last = snapshotDir(this.#options.dir, this.#options.pluginSocketName);
     this.#ensureWatcher(this.#last.dir);
     this.#timer = setInterval(() => this.check(), this.#options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.#timer.unref();
@@ -138,7 +143,7 @@ export class KubeletWatch {
     do {
       this.#again = false;
       try {
-        const current = await snapshotDir(this.#options.dir, this.#options.pluginSocketName);
+        const current = snapshotDir(this.#options.dir, this.#options.pluginSocketName);
         this.#ensureWatcher(current.dir);
         if (this.#stopped || sameSnapshot(current, this.#last)) continue;
         const previous = this.#last;

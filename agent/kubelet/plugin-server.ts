@@ -227,7 +227,7 @@ export class PluginServer implements Service {
 
   async #reconcile(): Promise<void> {
     if (!this.#running) return;
-    const snap = await snapshotDir(this.#options.kubeletDir, this.socketName);
+    const snap = snapshotDir(this.#options.kubeletDir, this.socketName);
     // Kubelet owns the directory; without it there is nothing to serve in or register with.
     if (snap.dir === null) return;
     if (snap.plugin === null || snap.plugin !== this.#served) await this.#serve();
@@ -256,7 +256,7 @@ export class PluginServer implements Service {
 
   async #serve(): Promise<void> {
     const fail = (err: unknown) => new AccelError(ErrorCode.PLUGIN_REGISTER, `cannot serve ${this.resource.resourceName} on ${this.socketPath}`, { cause: err });
-    const plan = await prepareSocket(this.socketPath).catch((err: unknown) => {
+    const plan = await prepareSocket(this.socketPath, { createDir: false }).catch((err: unknown) => {
       throw fail(err);
     });
     const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
@@ -275,7 +275,7 @@ export class PluginServer implements Service {
     if (this.#server !== null) this.#retired.push(this.#server);
     this.#server = server;
     this.#servedIno = ino;
-    this.#served = await socketIdentity(this.socketPath);
+    this.#served = socketIdentity(this.socketPath);
     // Kubelet knows only the old socket: the new one must be registered, even with the same kubelet.
     this.#registeredWith = null;
     this.#logger.info({ socket: this.socketPath }, 'device plugin serving');

@@ -1,4 +1,4 @@
-import { promises as fs, writeFileSync } from 'node:fs';
+import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -71,6 +71,15 @@ t.test('a socket directory that is really a file is refused clearly', async (t) 
   const dir = socketDir(t);
   writeFileSync(path.join(dir, 'run'), '');
   await t.rejects(prepareSocket(path.join(dir, 'run', 'agent.sock')), { code: ErrorCode.API_SOCKET, message: /cannot create the API socket directory/ });
+});
+
+t.test('a directory someone else owns is never made, only waited for', async (t) => {
+  const dir = socketDir(t);
+  const owned = path.join(dir, 'device-plugins');
+  await t.rejects(prepareSocket(path.join(owned, 'plugin.sock'), { createDir: false }), { code: ErrorCode.API_SOCKET, message: /cannot create a private bind directory/ });
+  t.notOk(existsSync(owned), 'the missing directory stays missing');
+  await fs.mkdir(owned);
+  await t.resolves(prepareSocket(path.join(owned, 'plugin.sock'), { createDir: false }).then(discardPlan), 'served once its owner made it');
 });
 
 t.test('relative paths are refused', async (t) => {

@@ -44,32 +44,32 @@ function watchDir(t: Test, dir: string, pollIntervalMs: number, onChange?: (s: D
 
 t.test('snapshots see only real sockets, never through links', async (t) => {
   const dir = await pluginDir(t);
-  t.same(await snapshotDir(path.join(dir, 'missing'), PLUGIN), EMPTY_SNAPSHOT);
-  const empty = await snapshotDir(dir, PLUGIN);
+  t.same(snapshotDir(path.join(dir, 'missing'), PLUGIN), EMPTY_SNAPSHOT);
+  const empty = snapshotDir(dir, PLUGIN);
   t.type(empty.dir, 'string');
   t.equal(empty.kubelet, null);
   t.equal(empty.plugin, null);
 
   await writeFile(path.join(dir, 'kubelet.sock'), '');
-  t.equal((await snapshotDir(dir, PLUGIN)).kubelet, null, 'a regular file is not kubelet');
+  t.equal(snapshotDir(dir, PLUGIN).kubelet, null, 'a regular file is not kubelet');
   await unlink(path.join(dir, 'kubelet.sock'));
 
   const elsewhere = await pluginDir(t);
   await listen(t, path.join(elsewhere, 'real.sock'));
   await symlink(path.join(elsewhere, 'real.sock'), path.join(dir, 'kubelet.sock'));
-  t.equal((await snapshotDir(dir, PLUGIN)).kubelet, null, 'a link to a socket elsewhere is not kubelet');
+  t.equal(snapshotDir(dir, PLUGIN).kubelet, null, 'a link to a socket elsewhere is not kubelet');
   await unlink(path.join(dir, 'kubelet.sock'));
 
   await symlink(dir, path.join(elsewhere, 'link'));
-  t.equal((await snapshotDir(path.join(elsewhere, 'link'), PLUGIN)).dir, empty.dir, 'a relocated kubelet directory is followed to the real one');
+  t.equal(snapshotDir(path.join(elsewhere, 'link'), PLUGIN).dir, empty.dir, 'a relocated kubelet directory is followed to the real one');
   await writeFile(path.join(elsewhere, 'file'), '');
-  t.same(await snapshotDir(path.join(elsewhere, 'file'), PLUGIN), EMPTY_SNAPSHOT, 'a file is no directory');
+  t.same(snapshotDir(path.join(elsewhere, 'file'), PLUGIN), EMPTY_SNAPSHOT, 'a file is no directory');
 
   await listen(t, path.join(dir, PLUGIN));
-  const withPlugin = await snapshotDir(dir, PLUGIN);
+  const withPlugin = snapshotDir(dir, PLUGIN);
   t.type(withPlugin.plugin, 'string');
   t.notOk(sameSnapshot(empty, withPlugin));
-  t.ok(sameSnapshot(withPlugin, await snapshotDir(dir, PLUGIN)), 'stable while nothing changes');
+  t.ok(sameSnapshot(withPlugin, snapshotDir(dir, PLUGIN)), 'stable while nothing changes');
 });
 
 t.test('a socket recreated at the same path has a new identity', async (t) => {
@@ -79,13 +79,13 @@ t.test('a socket recreated at the same path has a new identity', async (t) => {
   for (let i = 0; i < 5; i++) {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(p, resolve));
-    ids.add(await socketIdentity(p));
+    ids.add(socketIdentity(p));
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
   t.equal(ids.size, 5);
   t.notOk(ids.has(null));
-  t.equal(await socketIdentity(p), null, 'gone after close');
-  t.equal(await socketIdentity(path.join(dir, 'no', 'such')), null);
+  t.equal(socketIdentity(p), null, 'gone after close');
+  t.equal(socketIdentity(path.join(dir, 'no', 'such')), null);
 });
 
 t.test('fs.watch reports kubelet.sock being created without waiting for the poll', async (t) => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
@@ -311,7 +311,10 @@ t.test('start replaces a stale socket of a crashed plugin but refuses a regular 
 t.test('the whole directory removed and made again: waits for it, then serves and registers anew', async (t) => {
   const { sim, plugin, dir } = await registered(t);
   await sim.stop();
-  await rm(dir, { recursive: true, force: true });
+  // Gone in one step: rm -r alone would walk the tree entry by entry, and the
+  // plugin, which serves again the moment its socket goes, would race it for the directory.
+  await rename(dir, `${dir}.removed`);
+  await rm(`${dir}.removed`, { recursive: true, force: true });
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.notOk(existsSync(dir), 'the plugin does not create kubelet\'s directory itself');
   await mkdir(dir);
