@@ -484,17 +484,26 @@ static nvmlReturn_t next_event(nvmlEventSet_t set, nvmlEventData_t *data) {
   return leave(NVML_ERROR_TIMEOUT);
 }
 
+/* A look that reads no file, for wakes with nothing changed: only a shutdown or a freed set ends the wait. */
+static nvmlReturn_t still_waiting(nvmlEventSet_t set) {
+  pthread_mutex_lock(&lock);
+  if (init_count == 0) return leave(NVML_ERROR_UNINITIALIZED);
+  return leave(live_set(set) == NULL ? NVML_ERROR_INVALID_ARGUMENT : NVML_ERROR_TIMEOUT);
+}
+
 NVML_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
   nvmlReturn_t rc = enter("nvmlEventSetWait_v2");
   if (rc != NVML_SUCCESS) return rc;
   long long deadline = now_ms() + timeoutms;
   /* Watching starts before the first look, so a line appended in between still wakes the wait. */
   int watch = stub_watch_open(events_path);
+  int changed = 1;
   for (;;) {
-    rc = next_event(set, data);
+    /* A real driver's wait costs nothing while idle; re-reading the events file on every wake would not. */
+    rc = changed ? next_event(set, data) : still_waiting(set);
     long long left = deadline - now_ms();
     if (rc != NVML_ERROR_TIMEOUT || left <= 0) break;
-    stub_watch_wait(watch, left < EVENT_WAKE_MS ? (unsigned int)left : EVENT_WAKE_MS, EVENT_POLL_MS);
+    changed = stub_watch_wait(watch, left < EVENT_WAKE_MS ? (unsigned int)left : EVENT_WAKE_MS, EVENT_POLL_MS);
   }
   stub_watch_close(watch);
   return rc;

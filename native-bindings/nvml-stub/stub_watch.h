@@ -15,8 +15,12 @@
  */
 int stub_watch_open(const char *file);
 
-/* Waits up to `timeout_ms` for a change seen by `watch` (or sleeps `fallback_ms` at most when it is -1). */
-void stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms);
+/*
+ * Waits up to `timeout_ms` for a change seen by `watch` (or sleeps
+ * `fallback_ms` at most when it is -1). Returns 0 only when the watch saw
+ * nothing change, so the files need no new look.
+ */
+int stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms);
 
 /*
  * Whether anything changed since the last look, without blocking: drains what
