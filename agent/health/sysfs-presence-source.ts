@@ -45,6 +45,12 @@ const PCI_DRIVERS = '/sys/bus/pci/drivers';
 /** A driver's directory name; anything else in configuration is never turned into a path. */
 const DRIVER_NAME = /^(?!\.\.?$)[\w.-]+$/;
 
+interface BusEntry {
+  /** The function's directory under /sys/devices, or null when it has none. */
+  dir: string | null;
+  problem: string | null;
+}
+
 /** What one round learns once for all devices. */
 interface RoundFacts {
   driverPaths: Map<VendorName, { path: string; present: boolean }>;
@@ -57,7 +63,7 @@ export class SysfsPresenceSource implements HealthSource {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly interval: number;
-  /** Bus entries and driver links, read every round for every device, rarely change. */
+  /** Bus entries and driver links of functions their driver does not list, read every round, rarely change. */
   private readonly links: LinkCache;
   /** Per vendor present, its rules and driver path: options never change after construction. */
   private readonly rulesByVendor: ReadonlyMap<VendorName, PresenceRules>;
@@ -105,7 +111,12 @@ export class SysfsPresenceSource implements HealthSource {
   pollOnce(): Promise<void> {
     const run = this.queue.then(async () => {
       const facts: RoundFacts = { driverPaths: this.checkDriverPaths(), bound: this.boundFunctions() };
-      await Promise.all(this.opts.devices.map((d) => this.checkDevice(d, facts)));
+      const observed = await Promise.all(this.opts.devices.map((d) => this.tryObserve(d, facts)));
+      // Judged in device order, whichever look finished first.
+      this.opts.devices.forEach((d, i) => {
+        const obs = observed[i];
+        if (obs !== null) this.judge(d, obs);
+      });
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -152,19 +163,22 @@ export class SysfsPresenceSource implements HealthSource {
     return out;
   }
 
-  private async checkDevice(target: HealthTarget, facts: RoundFacts): Promise<void> {
-    let obs: PresenceObservation;
-    const held = this.raised.get(target.id) ?? new Map<Condition, string>();
+  /** Null when the look failed: not knowing is not evidence either way, so every condition stays as it was. */
+  private async tryObserve(target: HealthTarget, facts: RoundFacts): Promise<PresenceObservation | null> {
     try {
-      obs = await this.observe(target, facts);
+      const obs = await this.observe(target, facts);
       this.lastError.delete(target.id);
+      return obs;
     } catch (err) {
-      // Not knowing is not evidence either way: keep every condition as it was.
       const msg = describeError(err);
       if (this.lastError.get(target.id) !== msg) this.log.warn({ device: target.id, err: msg }, 'presence check failed');
       this.lastError.set(target.id, msg);
-      return;
+      return null;
     }
+  }
+
+  private judge(target: HealthTarget, obs: PresenceObservation): void {
+    const held = this.raised.get(target.id) ?? new Map<Condition, string>();
     const verdicts = judgePresence(target, obs, held.has('over-temperature'), this.rules(target.vendor));
     for (const [condition, detail] of Object.entries(verdicts) as [Condition, string | null][]) {
       const emit = this.emit;
@@ -182,27 +196,34 @@ export class SysfsPresenceSource implements HealthSource {
 
   private async observe(target: HealthTarget, facts: RoundFacts): Promise<PresenceObservation> {
     const host = this.opts.host;
-    const pciLink = `/sys/bus/pci/devices/${target.pciBusId}`;
-    let pciDir: string | null = null;
-    let pciProblem: string | null = null;
-    try {
-      pciDir = await this.links.resolve(pciLink);
-      if (pciDir === null) pciProblem = 'is gone from /sys/bus/pci/devices';
-    } catch (err) {
-      if (!isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) throw err;
-      pciProblem = 'has a sysfs entry pointing outside /sys (refused)';
-    }
+    const listed = this.listedDriver(target, facts);
+    // The kernel unbinds a function before it removes it from the bus, so one
+    // its driver lists is there: its bus entry is read only if its directory is needed.
+    const entry = listed === undefined ? await this.busEntry(target) : null;
     const missingNodes: string[] = [];
     for (const node of target.deviceNodes) {
       if (!host.existsSync(node)) missingNodes.push(node);
     }
+    let driver = listed ?? null;
+    if (entry?.dir != null) driver = await this.boundDriver(entry.dir);
     return {
-      pciProblem,
-      driver: pciDir === null ? null : (this.listedDriver(target, facts) ?? (await this.boundDriver(pciDir))),
+      pciProblem: entry?.problem ?? null,
+      driver,
       missingNodes,
       driverPath: facts.driverPaths.get(target.vendor) ?? null,
-      temperatureC: this.opts.temperatureLimitC == null ? null : await this.temperature(target, pciDir),
+      temperatureC: this.opts.temperatureLimitC == null ? null : await this.temperature(target, entry),
     };
+  }
+
+  /** Where the function's bus entry leads, or what is wrong with it. */
+  private async busEntry(target: HealthTarget): Promise<BusEntry> {
+    try {
+      const dir = await this.links.resolve(`/sys/bus/pci/devices/${target.pciBusId}`);
+      return { dir, problem: dir === null ? 'is gone from /sys/bus/pci/devices' : null };
+    } catch (err) {
+      if (!isAccelError(err, ErrorCode.SYMLINK_ESCAPE)) throw err;
+      return { dir: null, problem: 'has a sysfs entry pointing outside /sys (refused)' };
+    }
   }
 
   private listedDriver(target: HealthTarget, facts: RoundFacts): string | undefined {
@@ -219,9 +240,12 @@ export class SysfsPresenceSource implements HealthSource {
     }
   }
 
-  private async temperature(target: HealthTarget, pciDir: string | null): Promise<number | null> {
+  /** `entry` is null where the bus entry was not read: it is read here only if hwmon is needed. */
+  private async temperature(target: HealthTarget, entry: BusEntry | null): Promise<number | null> {
     const fromVendor = this.opts.readTemperature ? await this.opts.readTemperature(target) : null;
-    if (fromVendor !== null || pciDir === null) return fromVendor;
+    if (fromVendor !== null) return fromVendor;
+    const pciDir = (entry ?? (await this.busEntry(target))).dir;
+    if (pciDir === null) return null;
     const host = this.opts.host;
     for (const name of await host.list(`${pciDir}/hwmon`)) {
       if (!/^hwmon\d{1,5}$/.test(name)) continue;

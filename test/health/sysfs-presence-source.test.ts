@@ -140,7 +140,9 @@ t.test('symlinks leading out of /sys are refused, never followed', async (t) => 
   await writeFile(s.tree.p('/etc/hot'), '999000\n');
   await mkdir(s.tree.p(`/sys/devices/pci0000:00/${s.npu.pciBusId}/hwmon/hwmon1`), { recursive: true });
   await symlink('/etc/hot', s.tree.p(`/sys/devices/pci0000:00/${s.npu.pciBusId}/hwmon/hwmon1/temp1_input`));
-  // The GPU's bus entry points outside /sys altogether.
+  // The GPU's bus entry points outside /sys altogether. Its driver's listing
+  // would vouch for it without the entry being read, so it is taken out of it.
+  await rm(s.tree.p(`/sys/bus/pci/drivers/nvidia/${s.gpu.pciBusId}`));
   await rm(s.tree.p(`/sys/bus/pci/devices/${s.gpu.pciBusId}`));
   await mkdir(s.tree.p('/outside/gpu'), { recursive: true });
   await symlink('/outside/gpu', s.tree.p(`/sys/bus/pci/devices/${s.gpu.pciBusId}`));
@@ -152,6 +154,7 @@ t.test('a bus entry re-pointed after an earlier check is resolved afresh, not ta
   const s = await setup(t);
   await s.start();
   exactly(t, s.take(), []);
+  await rm(s.tree.p(`/sys/bus/pci/drivers/nvidia/${s.gpu.pciBusId}`));
   await rm(s.tree.p(`/sys/bus/pci/devices/${s.gpu.pciBusId}`));
   await mkdir(s.tree.p('/outside/gpu'), { recursive: true });
   await symlink('/outside/gpu', s.tree.p(`/sys/bus/pci/devices/${s.gpu.pciBusId}`));
@@ -248,15 +251,25 @@ async function recordingSetup(t: Test, over: Partial<SysfsPresenceOptions> = {})
   return { tree, gpu, npu, host, source, signals };
 }
 
-t.test('a function its driver lists as bound is judged without reading its own driver link', async (t) => {
+t.test('a function its driver lists as bound is judged without reading its own links', async (t) => {
   const s = await recordingSetup(t);
   s.host.links.length = 0;
   await s.source.pollOnce();
   t.same(s.signals, []);
   t.notOk(s.host.links.includes(`/sys/devices/pci0000:00/${s.gpu.pciBusId}/driver`), 'the GPU is vouched for by /sys/bus/pci/drivers/nvidia');
-  t.ok(s.host.links.includes(`/sys/bus/pci/devices/${s.gpu.pciBusId}`), 'its bus entry is still read every round');
-  t.ok(s.host.links.includes(`/sys/devices/pci0000:00/${s.npu.pciBusId}/driver`), 'a vendor accepting any driver reads the link');
+  t.notOk(s.host.links.includes(`/sys/bus/pci/devices/${s.gpu.pciBusId}`), 'nor is its bus entry read: a listed function is on the bus');
+  t.ok(s.host.links.includes(`/sys/bus/pci/devices/${s.npu.pciBusId}`), 'a vendor accepting any driver reads its bus entry');
+  t.ok(s.host.links.includes(`/sys/devices/pci0000:00/${s.npu.pciBusId}/driver`), 'and its driver link');
   t.same(s.host.listings, ['/sys/bus/pci/drivers/nvidia', '/sys/bus/pci/drivers/nvidia'], 'one listing per round (start, then this one)');
+});
+
+t.test('a listed function still has its bus entry read when its hwmon temperature is needed', async (t) => {
+  const s = await recordingSetup(t, { temperatureLimitC: 90, readTemperature: async () => null });
+  await s.tree.setTemperature(s.gpu.pciBusId, '95000\n');
+  s.host.links.length = 0;
+  await s.source.pollOnce();
+  exactly(t, s.signals, [{ ...raised(s.gpu.id, 'over-temperature'), detail: 'temperature 95°C above the limit of 90°C' }]);
+  t.ok(s.host.links.includes(`/sys/bus/pci/devices/${s.gpu.pciBusId}`), 'read for hwmon, and checked as every bus entry is');
 });
 
 t.test('a function missing from its driver listing is judged by its own driver link', async (t) => {
