@@ -26,6 +26,8 @@ export function checkSample(s: Sample): void {
   if (typeof s.metrics !== 'object' || s.metrics === null) fail('sample metrics must be an object');
   for (const [name, value] of Object.entries(s.metrics)) {
     checkName(name, 'metric name');
+    // Decoded names become properties again, and assigning `__proto__` sets none: it would be lost.
+    if (name === '__proto__') fail('metric name __proto__ is reserved');
     if (typeof value !== 'number') fail(`metric ${name} must be a number`);
   }
 }

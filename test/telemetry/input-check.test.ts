@@ -19,6 +19,7 @@ t.test('samples the collector would refuse are stopped at the door', async (t) =
     ['no metrics', { ...good, metrics: null }],
     ['empty metric name', { ...good, metrics: { '': 1 } }],
     ['string value', { ...good, metrics: { a: '1' } }],
+    ['metric named like the prototype, which decoding would drop', { ...good, metrics: JSON.parse('{"__proto__": 1}') as Record<string, number> }],
     ['null sample', null],
   ];
   for (const [name, s] of bad) t.throws(() => checkSample(s as Sample), { code: ErrorCode.TELEMETRY_INPUT }, name);
