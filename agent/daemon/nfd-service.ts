@@ -25,7 +25,6 @@ export class NfdLabelService implements Service {
   readonly name = 'nfd';
   private unsubscribe: (() => void) | undefined;
   private readonly runner: CoalescingRunner;
-  enabled = false;
 
   constructor(private readonly options: NfdLabelServiceOptions) {
     const { dir, registry, logger } = options;
@@ -43,7 +42,6 @@ export class NfdLabelService implements Service {
       logger.info({ nfdDir: dir }, 'NFD feature directory does not exist; node labels are not published');
       return;
     }
-    this.enabled = true;
     this.unsubscribe = registry.subscribe((e) => {
       if (e.type !== 'health') void this.runner.request();
     });

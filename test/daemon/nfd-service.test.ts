@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DeviceRegistry } from '../../agent/daemon/device-registry.js';
 import { NfdLabelService } from '../../agent/daemon/nfd-service.js';
 import { NFD_FEATURE_FILE_NAME } from '../../agent/discovery/nfd-writer.js';
-import { silentLogger } from '../../agent/log.js';
+import { createLogger, silentLogger } from '../../agent/log.js';
 import { gpu, inventory } from '../helpers/sample-inventory.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -20,7 +20,6 @@ async function setup(t: Test, withInventory = true) {
 t.test('start publishes the current labels', async (t) => {
   const { service, file } = await setup(t);
   await service.start();
-  t.equal(service.enabled, true);
   const text = await readFile(file, 'utf8');
   t.match(text, /^accel\.example\.com\/nvidia\.count=1$/m);
   t.match(text, /^accel\.example\.com\/nvidia\.present=true$/m);
@@ -61,13 +60,16 @@ t.test('nothing is written before the first inventory, so a failed scan never cl
 t.test('without an NFD directory the service stays idle and start does not fail', async (t) => {
   const root = await tempDir(t);
   const registry = new DeviceRegistry({ initial: inventory([gpu(0)]) });
-  const service = new NfdLabelService({ dir: path.join(root, 'absent'), registry, logger: silentLogger });
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+  const service = new NfdLabelService({ dir: path.join(root, 'absent'), registry, logger });
   await service.start();
-  t.equal(service.enabled, false);
   registry.update(inventory([gpu(0), gpu(1)]));
   await service.settled();
   await service.stop();
   t.same(await readdir(root), [], 'no directory was created');
+  t.equal(lines.length, 1, 'it said so once, and tried no write that could fail');
+  t.match(lines[0], /NFD feature directory does not exist/);
 });
 
 t.test('a write failure is logged, not thrown, and the next change retries', async (t) => {
