@@ -1,8 +1,8 @@
 import { mkdir, open, readFile, readdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode, describeError } from '../errors.js';
+import { syncDirectory } from '../fs/atomic-file.js';
 import { silentLogger, type Logger } from '../log.js';
-import { syncDirectory } from '../telemetry/atomic-file.js';
 import { decodeDevices, decodeEvent, decodeGap } from '../telemetry/payloads.js';
 import { isAgentId } from '../telemetry/protocol.js';
 import { encodeRecord, scanRecords, type DecodedRecord } from '../telemetry/record-codec.js';

@@ -6,12 +6,12 @@
  * not change, so nfd-worker sees no churn.
  */
 import { constants } from 'node:fs';
-import { chmod, lstat, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { lstat, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode } from '../errors.js';
+import { isAtomicTemp, syncDirectory, writeFileAtomic } from '../fs/atomic-file.js';
 import { isNotFound } from '../host/host-root.js';
 import { silentLogger, type Logger } from '../log.js';
-import { isAtomicTemp, syncDirectory, writeFileAtomic } from '../telemetry/atomic-file.js';
 import { NFD_MAX_FILE_BYTES, renderFeatureFile } from './nfd-features.js';
 
 /** The file's name in the features.d directory. */
@@ -47,9 +47,7 @@ export async function writeNodeFeatureFile(labels: Readonly<Record<string, strin
   if ((await currentText(file)) === text) return { file, written: false, keys, dropped };
   try {
     await removeLeftoverTemps(options.dir);
-    await writeFileAtomic(file, text, mode);
-    // The temporary file was created under the process umask; a stricter one must not hide the labels from nfd-worker.
-    if (((await stat(file)).mode & 0o777) !== mode) await chmod(file, mode);
+    await writeFileAtomic(file, text, { mode });
   } catch (err) {
     throw new AccelError(ErrorCode.NFD_WRITE, `cannot write the NFD feature file ${file}`, { cause: err, details: { file } });
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode } from '../errors.js';
+import { syncDirectory, writeFileAtomic } from '../fs/atomic-file.js';
 import { isNotFound } from '../host/host-root.js';
 import { OWNER_ENV, checkKind } from './cdi-spec.js';
 import type { CdiSpec } from './container-edits.js';
@@ -84,7 +85,7 @@ export async function writeCdiSpecs(dir: string, specs: readonly CdiSpec[], opti
       result.unchanged.push(name);
       continue;
     }
-    await writeAtomically(dir, target, content, options.fileMode ?? 0o644);
+    await writeSpec(target, content, options.fileMode ?? 0o644);
     result.written.push(name);
   }
 
@@ -102,27 +103,18 @@ export async function writeCdiSpecs(dir: string, specs: readonly CdiSpec[], opti
       result.foreign.push(name);
     }
   }
-  if (result.removed.length > 0) await syncDir(dir);
+  if (result.removed.length > 0) await syncDirectory(dir);
   return result;
 }
 
-async function writeAtomically(dir: string, target: string, content: string, mode: number): Promise<void> {
-  const temp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+async function writeSpec(target: string, content: string, mode: number): Promise<void> {
+  // The temporary carries the prefix and suffix the clean-up above knows as ours.
+  const tempName = `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
   try {
-    const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
-    try {
-      await fh.writeFile(content, 'utf8');
-      await fh.chmod(mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, target);
+    await writeFileAtomic(target, content, { mode, tempName });
   } catch (err) {
-    await unlinkIfPresent(temp);
     throw new AccelError(ErrorCode.CDI_WRITE, `cannot write ${target}`, { cause: err, details: { target } });
   }
-  await syncDir(dir);
 }
 
 /** The file's text, or null when it is missing, not a regular file, a symlink or too large. */
@@ -165,14 +157,5 @@ async function unlinkIfPresent(file: string): Promise<void> {
     await unlink(file);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode } from '../errors.js';
 import { validateOciConfig, type OciConfig } from '../inject/oci-edit.js';
@@ -41,34 +39,4 @@ export async function readBundleConfig(bundleDir: string): Promise<BundleConfig>
     });
   }
   return { file, config: validateOciConfig(parsed), mode };
-}
-
-/**
- * Replaces a file so a reader sees either the old or the new content, never
- * a mix: a temporary in the same directory, fsync, rename, fsync of the
- * directory. On any failure the original is untouched and the temporary gone.
- */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    try {
-      await fh.writeFile(data);
-      await fh.chmod(mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }

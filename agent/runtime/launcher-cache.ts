@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import { isNotFound } from '../host/host-root.js';
-import { writeFileAtomic } from './bundle-config.js';
 import { isSpecFileName, loadCdiSpecs } from './cdi-load.js';
 import { indexSpecs, resolveEdits } from './cdi-resolve.js';
 import {
@@ -116,6 +116,6 @@ export async function refreshLauncherCache(o: RefreshLauncherCacheOptions): Prom
     }
     if (entry !== null) body += renderDevice(entry);
   }
-  await writeFileAtomic(file, header + body, 0o600);
+  await writeFileAtomic(file, header + body, { mode: 0o600 });
   return 'written';
 }

@@ -1,11 +1,12 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import { isNotFound, isWithin } from '../host/host-root.js';
 import type { ContainerEdits, DeviceNodeEdit, MountEdit } from '../inject/container-edits.js';
 import { requestedDevices, type EnvSelector } from '../inject/device-request.js';
 import { applyContainerEdits } from '../inject/oci-edit.js';
-import { readBundleConfig, writeFileAtomic } from './bundle-config.js';
+import { readBundleConfig } from './bundle-config.js';
 import { loadCdiSpecs } from './cdi-load.js';
 import { indexSpecs, resolveEdits } from './cdi-resolve.js';
 
@@ -110,6 +111,6 @@ export async function prepareBundle(bundleDir: string, options: PrepareBundleOpt
   const resolved = resolveEdits(indexSpecs(specs, problems), request.devices);
   const rootfs = await realRootfs(bundleDir, config.root?.path);
   const edited = applyContainerEdits(config, await pinEdits(resolved.edits, rootfs));
-  await writeFileAtomic(file, JSON.stringify(edited), mode);
+  await writeFileAtomic(file, JSON.stringify(edited), { mode });
   return { devices: resolved.devices, ignoredEnv: request.ignoredEnv, written: true };
 }

@@ -5,10 +5,9 @@
  * changes, so the file is only ever replaced whole (temp file + rename),
  * never rewritten in place where the stub could read half of it.
  */
-import { randomBytes } from 'node:crypto';
-import { appendFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { appendFile, readFile } from 'node:fs/promises';
 import { AccelError, ErrorCode } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import { readManifest } from './manifest.js';
 import { checkedTreePath } from './tree-path.js';
 
@@ -312,14 +311,11 @@ export async function appendEvent(root: string, index: number, type: NvmlEventTy
   await appendFile(events, formatNvmlEvent(index, type, data), { flag: 'a' });
 }
 
-/** Writes `content` to a temp file beside `file` and renames it over `file`. */
+/** Replaces a file of the simulated host whole, for the reason given at the top. */
 export async function replaceFile(file: string, content: string, mode = 0o644): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, content, { mode, flag: 'wx' });
-    await rename(tmp, file);
+    await writeFileAtomic(file, content, { mode });
   } catch (err) {
-    await rm(tmp, { force: true });
     throw new AccelError(ErrorCode.SIMHOST, `cannot replace ${file}`, { cause: err });
   }
 }

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AccelError, ErrorCode, describeError } from '../errors.js';
+import { isAtomicTemp, syncDirectory, writeFileAtomic } from '../fs/atomic-file.js';
 import { silentLogger, type Logger } from '../log.js';
-import { isAtomicTemp, syncDirectory, writeFileAtomic } from './atomic-file.js';
 import { decodeGap, encodeGap } from './payloads.js';
 import { MAX_RECORD_PAYLOAD, decodeRecordAt, encodeRecord, scanRecords, type DecodedRecord } from './record-codec.js';
 import {
@@ -452,7 +452,7 @@ export class Spool {
   }
 
   private async writeState(ackedSeq: number): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, STATE_FILE), encodeState({ epoch: this.epochId, ackedSeq }));
+    await writeFileAtomic(path.join(this.dir, STATE_FILE), encodeState({ epoch: this.epochId, ackedSeq }), { mode: 0o600 });
     this.persistedAck = ackedSeq;
   }
 
@@ -702,7 +702,7 @@ export class Spool {
       parts.push(buf.subarray(r.offset, r.offset + r.size));
       at += r.size;
     }
-    await writeFileAtomic(file, Buffer.concat(parts));
+    await writeFileAtomic(file, Buffer.concat(parts), { mode: 0o600 });
     return { firstSeq, file, seqs: kept.map((r) => r.seq), offsets, size: at };
   }
 }

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode } from '../../agent/errors.js';
-import { readBundleConfig, writeFileAtomic } from '../../agent/runtime/bundle-config.js';
+import { readBundleConfig } from '../../agent/runtime/bundle-config.js';
 import { scratchDir } from '../helpers/runtime-fixtures.js';
 
 function bundle(content: string, mode = 0o600): string {
@@ -32,27 +32,4 @@ t.test('unreadable, malformed or misshapen configs are OCI_CONFIG_INVALID', asyn
   const linked = scratchDir('bundle-');
   symlinkSync('/etc/hostname', path.join(linked, 'config.json'));
   await t.rejects(readBundleConfig(linked), { ...invalid, message: /not a regular file/ }, 'a symlinked config.json is not followed');
-});
-
-t.test('an atomic write replaces the content, keeps the mode and leaves no temporary', async (t) => {
-  const dir = bundle('old', 0o600);
-  const file = path.join(dir, 'config.json');
-  const inodeBefore = statSync(file).ino;
-  await writeFileAtomic(file, 'new content', 0o600);
-  t.equal(readFileSync(file, 'utf8'), 'new content');
-  t.equal(statSync(file).mode & 0o777, 0o600);
-  t.not(statSync(file).ino, inodeBefore, 'a new inode was renamed into place (readers never see a partial file)');
-  t.same(readdirSync(dir), ['config.json']);
-});
-
-t.test('a failed atomic write leaves the original and no temporary', async (t) => {
-  const dir = bundle('original', 0o644);
-  const file = path.join(dir, 'config.json');
-  // Renaming a file over a directory fails after the temporary was written.
-  const target = path.join(dir, 'sub');
-  mkdirSync(path.join(target, 'x'), { recursive: true });
-  await t.rejects(writeFileAtomic(target, 'data'));
-  t.same(readdirSync(dir).sort(), ['config.json', 'sub']);
-  t.equal(readFileSync(file, 'utf8'), 'original');
-  await t.rejects(writeFileAtomic(path.join(dir, 'missing-dir', 'f'), 'data'), /ENOENT/);
 });

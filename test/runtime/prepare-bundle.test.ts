@@ -1,5 +1,5 @@
 import t from 'tap';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode } from '../../agent/errors.js';
 import type { OciConfig } from '../../agent/inject/oci-edit.js';
@@ -44,6 +44,15 @@ t.test('preparing a bundle twice gives the same config as once', async (t) => {
   const once = read(fx);
   await prepareBundle(fx.bundle, options(fx));
   t.same(read(fx), once);
+});
+
+t.test('a rewritten config.json keeps the permission bits it had', async (t) => {
+  const fx = makeRuntimeFixture(baseOciConfig({ annotations: { 'cdi.k8s.io/x': 'nvidia.com/gpu=0' } }));
+  chmodSync(fx.configFile, 0o640);
+  const ino = statSync(fx.configFile).ino;
+  t.equal((await prepareBundle(fx.bundle, options(fx))).written, true);
+  t.not(statSync(fx.configFile).ino, ino, 'replaced, not edited in place');
+  t.equal(statSync(fx.configFile).mode & 0o7777, 0o640);
 });
 
 t.test('a bundle without its rootfs is still prepared (runc reports the missing rootfs)', async (t) => {
