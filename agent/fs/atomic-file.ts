@@ -3,15 +3,6 @@ import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-/**
- * Replaces a file so that a reader, or the disk after a power cut, holds
- * either the old content or the new, never a mix: the new content goes to a
- * temporary sibling (a rename is only atomic within one file system), which
- * is flushed and renamed over the target, and the directory is flushed so
- * the rename itself survives. A failure leaves the target as it was and no
- * temporary behind.
- */
-
 export interface AtomicWriteOptions {
   /** Permission bits of the new file, set exactly: neither the umask nor the old file's bits apply. */
   mode: number;
@@ -28,6 +19,14 @@ const TEMP_SUFFIX = '.tmp';
 // O_EXCL with O_NOFOLLOW: a file or link someone planted at the temporary's name is never written through.
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+/**
+ * Replaces a file so that a reader, or the disk after a power cut, holds
+ * either the old content or the new, never a mix: the new content goes to a
+ * temporary sibling (a rename is only atomic within one file system), which
+ * is flushed and renamed over the target, and the directory is flushed so
+ * the rename itself survives. A failure leaves the target as it was and no
+ * temporary behind.
+ */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
   const dir = path.dirname(target);
   const temp = path.join(dir, options.tempName ?? `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
