@@ -503,7 +503,7 @@ NVML_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *d
     rc = changed ? next_event(set, data) : still_waiting(set);
     long long left = deadline - now_ms();
     if (rc != NVML_ERROR_TIMEOUT || left <= 0) break;
-    changed = stub_watch_wait(watch, left < EVENT_WAKE_MS ? (unsigned int)left : EVENT_WAKE_MS, EVENT_POLL_MS);
+    changed = stub_watch_wait(&watch, left < EVENT_WAKE_MS ? (unsigned int)left : EVENT_WAKE_MS, EVENT_POLL_MS);
   }
   stub_watch_close(watch);
   return rc;

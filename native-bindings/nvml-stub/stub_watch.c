@@ -42,22 +42,19 @@ void stub_sleep_ms(unsigned int ms) {
   }
 }
 
-int stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms) {
-  if (watch < 0) {
+int stub_watch_wait(int *watch, unsigned int timeout_ms, unsigned int fallback_ms) {
+  if (*watch < 0) {
     stub_sleep_ms(timeout_ms < fallback_ms ? timeout_ms : fallback_ms);
     return 1;
   }
-  struct pollfd p = {.fd = watch, .events = POLLIN};
+  struct pollfd p = {.fd = *watch, .events = POLLIN};
   int rc;
   do {
     rc = poll(&p, 1, timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms);
   } while (rc < 0 && errno == EINTR);
   if (rc == 0) return 0;
-  if (rc < 0) return 1;
-  /* Only "something changed" matters: the caller re-reads the files, so the queue is just emptied. */
-  char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-  while (read(watch, buf, sizeof buf) > 0) {
-  }
+  /* The queue is emptied and, if the directory went, the watch given up: later waits poll the files instead. */
+  if (rc > 0) stub_watch_changed(watch);
   return 1;
 }
 

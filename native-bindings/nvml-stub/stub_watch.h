@@ -16,11 +16,12 @@
 int stub_watch_open(const char *file);
 
 /*
- * Waits up to `timeout_ms` for a change seen by `watch` (or sleeps
+ * Waits up to `timeout_ms` for a change seen by `*watch` (or sleeps
  * `fallback_ms` at most when it is -1). Returns 0 only when the watch saw
- * nothing change, so the files need no new look.
+ * nothing change, so the files need no new look. A watch whose directory
+ * went is closed and set to -1, as by `stub_watch_changed`.
  */
-int stub_watch_wait(int watch, unsigned int timeout_ms, unsigned int fallback_ms);
+int stub_watch_wait(int *watch, unsigned int timeout_ms, unsigned int fallback_ms);
 
 /*
  * Whether anything changed since the last look, without blocking: drains what

@@ -303,6 +303,21 @@ device 0 pci_bus_id 0000:00:09.0
     t.same(await pending, [{ index: 1, uuid: GPU1_UUID, type: 'xid', data: 79 }]);
   });
 
+  t.test('an events directory replaced during a wait is still followed by that wait', async (t) => {
+    const { session, driver } = await openFresh(t, binding, twoGpuConf());
+    await session.waitEvents(0);
+    t.teardown(() => rm(`${driver.dir}.old`, { recursive: true, force: true }));
+    const pending = session.waitEvents(1000);
+    // The wait's watch follows the moved directory, where nothing more happens; the event lands in the new one.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await rename(driver.dir, `${driver.dir}.old`);
+    await mkdir(driver.dir);
+    await writeFile(path.join(driver.dir, 'nvml-stub.conf'), twoGpuConf());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await driver.appendEvents('1 xid 79\n');
+    t.same(await pending, [{ index: 1, uuid: GPU1_UUID, type: 'xid', data: 79 }]);
+  });
+
   t.test('only one wait at a time per session', async (t) => {
     const { session } = await openFresh(t, binding, twoGpuConf());
     const first = session.waitEvents(200);
