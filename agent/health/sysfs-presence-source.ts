@@ -143,8 +143,8 @@ export class SysfsPresenceSource implements HealthSource {
   /**
    * The kernel lists a function in its driver's sysfs directory exactly while
    * it is bound there, so one listing per driver vouches for every device
-   * bound where it should be; only the others have their own `driver` link
-   * read. A listing that cannot be read vouches for nobody.
+   * bound where it should be; only the others have their own bus entry and
+   * `driver` link read. A listing that cannot be read vouches for nobody.
    */
   private boundFunctions(): Map<string, ReadonlySet<string>> {
     const out = new Map<string, ReadonlySet<string>>();

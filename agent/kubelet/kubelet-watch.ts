@@ -52,7 +52,7 @@ export function snapshotDir(dir: string, pluginSocketName: string): DirSnapshot 
     // the sockets in it are never followed.
     st = statSync(dir, { throwIfNoEntry: false });
   } catch {
-    st = undefined;
+    // Unreadable counts as absent: st stays undefined.
   }
   if (st === undefined || !st.isDirectory()) return EMPTY_SNAPSHOT;
   return {
